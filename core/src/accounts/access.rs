@@ -1,0 +1,262 @@
+//! An account's access to a tenant: direct role and grants, and access to tenants
+//! other than its owner. Each writes only the membership document of the tenant
+//! concerned, so nothing one tenant does changes rights in another.
+
+use serde_json::Value;
+
+use crate::accounts::account_record;
+use crate::audit::details;
+use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::pattern::Grant;
+use crate::call::{GrantAccess, GrantPermissions, RemoveAccess, RevokePermissions, SetRole};
+use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc, SCHEMA};
+use crate::error::{Error, Result};
+use crate::op::Cx;
+use crate::records::{Account, Status};
+use crate::tenancy::groups::update_membership;
+
+/// Applies `change` to the account's membership in the scope's tenant and records `action`.
+async fn change_access(
+    cx: &Cx,
+    scope: &TenantScope,
+    principal: &str,
+    action: &str,
+    d: serde_json::Map<String, Value>,
+    mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
+) -> Result<Account> {
+    let acc = account(cx, principal).await?;
+    let m = update_membership(cx, scope.id(), principal, |m| {
+        if m.uid != acc.value.uid {
+            // Left over from a deleted namesake.
+            return Err(Error::not_found(format!(
+                "account `{principal}` in tenant `{}`",
+                scope.id()
+            )));
+        }
+        change(m)
+    })
+    .await?;
+    cx.record(
+        scope.id(),
+        scope.actor.actor_ref(),
+        action,
+        principal,
+        Ok(()),
+        d,
+    )
+    .await?;
+    Ok(account_record(&acc.value, Some(&m), scope.id()))
+}
+
+/// Sets or clears the account's one direct role in the tenant; `accounts:write`, and
+/// the actor must hold the role's grants.
+pub(crate) async fn set_role(cx: &Cx, a: SetRole) -> Result<Account> {
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "write", "access.set_role", &a.principal)
+        .await?;
+    if let Some(role) = &a.role {
+        let grants = scope.role_grants(role)?;
+        scope
+            .require_covers(cx, &grants, "access.set_role", &a.principal)
+            .await?;
+    }
+    let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
+    change_access(cx, &scope, &a.principal, "access.set_role", d, |m| {
+        m.role = a.role.clone();
+        Ok(())
+    })
+    .await
+}
+
+/// Adds direct grants in the tenant; the actor must hold them.
+pub(crate) async fn grant_permissions(cx: &Cx, a: GrantPermissions) -> Result<Account> {
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "write", "access.grant", &a.principal)
+        .await?;
+    scope
+        .require_covers(cx, &a.grants, "access.grant", &a.principal)
+        .await?;
+    let d = details([(
+        "grants",
+        serde_json::to_value(&a.grants).unwrap_or(Value::Null),
+    )]);
+    change_access(cx, &scope, &a.principal, "access.grant", d, |m| {
+        for g in &a.grants {
+            if !m.grants.contains(g) {
+                m.grants.push(g.clone());
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes direct grants in the tenant; grants not held are ignored.
+pub(crate) async fn revoke_permissions(cx: &Cx, a: RevokePermissions) -> Result<Account> {
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "write", "access.revoke", &a.principal)
+        .await?;
+    let d = details([(
+        "grants",
+        serde_json::to_value(&a.grants).unwrap_or(Value::Null),
+    )]);
+    change_access(cx, &scope, &a.principal, "access.revoke", d, |m| {
+        m.grants.retain(|g| !a.grants.contains(g));
+        Ok(())
+    })
+    .await
+}
+
+/// Gives an account access to a tenant other than its owner: `accounts:write` there,
+/// and the actor must hold what it gives. Writes the account's list of tenants first
+/// and the membership, which grants, last.
+pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "write", "access.add_tenant", &a.principal)
+        .await?;
+    let mut given: Vec<Grant> = a.grants.clone();
+    if let Some(role) = &a.role {
+        given.extend(scope.role_grants(role)?);
+    }
+    scope
+        .require_covers(cx, &given, "access.add_tenant", &a.principal)
+        .await?;
+    let key = account_key(&a.principal);
+    let m_key = membership_key(&a.tenant, &a.principal);
+    for _ in 0..MAX_ATTEMPTS {
+        let acc = account(cx, &a.principal).await?;
+        if acc.value.tenant == a.tenant {
+            return Err(Error::invalid(
+                "tenant",
+                format!("tenant `{}` owns `{}` already", a.tenant, a.principal),
+            ));
+        }
+        if acc.value.status == Status::Revoked {
+            return Err(Error::precondition(format!(
+                "account `{}` is revoked",
+                a.principal
+            )));
+        }
+        let existing = cx.doc::<MembershipDoc>(&m_key).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|m| m.value.uid == acc.value.uid)
+        {
+            return Err(Error::exists(format!(
+                "access of `{}` to tenant `{}`",
+                a.principal, a.tenant
+            )));
+        }
+        if !acc.value.tenants.contains(&a.tenant) {
+            let mut next: AccountDoc = acc.value.clone();
+            next.tenants.push(a.tenant.clone());
+            if cx.put(&key, &next, Some(acc.version)).await?.is_none() {
+                continue;
+            }
+        }
+        let member = MembershipDoc {
+            schema: SCHEMA,
+            mid: cx.new_uid(),
+            uid: acc.value.uid.clone(),
+            principal: a.principal.clone(),
+            tenant: a.tenant.clone(),
+            kind: acc.value.kind,
+            owned: false,
+            role: a.role.clone(),
+            grants: a.grants.clone(),
+            groups: Vec::new(),
+            created_at: cx.now,
+        };
+        if cx
+            .put(&m_key, &member, existing.map(|m| m.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
+        cx.record(
+            &a.tenant,
+            scope.actor.actor_ref(),
+            "access.add_tenant",
+            &a.principal,
+            Ok(()),
+            d,
+        )
+        .await?;
+        return Ok(account_record(&acc.value, Some(&member), &a.tenant));
+    }
+    Err(conflict(&format!("account `{}`", a.principal)))
+}
+
+/// Removes an account's access to a non-owner tenant: the membership first (it grants),
+/// then the account's list of tenants.
+pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(
+            cx,
+            "accounts",
+            "write",
+            "access.remove_tenant",
+            &a.principal,
+        )
+        .await?;
+    let acc = account(cx, &a.principal).await?;
+    if acc.value.tenant == a.tenant {
+        return Err(Error::invalid(
+            "tenant",
+            format!(
+                "tenant `{}` owns `{}`: delete the account instead",
+                a.tenant, a.principal
+            ),
+        ));
+    }
+    let m_key = membership_key(&a.tenant, &a.principal);
+    let mut removed = false;
+    for _ in 0..MAX_ATTEMPTS {
+        match cx.doc::<MembershipDoc>(&m_key).await? {
+            Some(m) if m.value.uid == acc.value.uid => {
+                if cx.delete(&m_key, m.version).await? {
+                    removed = true;
+                    break;
+                }
+            }
+            _ => {
+                return Err(Error::not_found(format!(
+                    "access of `{}` to tenant `{}`",
+                    a.principal, a.tenant
+                )))
+            }
+        }
+    }
+    if !removed {
+        return Err(conflict(&format!(
+            "access of `{}` to tenant `{}`",
+            a.principal, a.tenant
+        )));
+    }
+    let key = account_key(&a.principal);
+    for _ in 0..MAX_ATTEMPTS {
+        let acc = account(cx, &a.principal).await?;
+        let mut next = acc.value.clone();
+        next.tenants.retain(|t| t != &a.tenant);
+        if cx.put(&key, &next, Some(acc.version)).await?.is_some() {
+            cx.record(
+                &a.tenant,
+                scope.actor.actor_ref(),
+                "access.remove_tenant",
+                &a.principal,
+                Ok(()),
+                Default::default(),
+            )
+            .await?;
+            return Ok(());
+        }
+    }
+    Err(conflict(&format!("account `{}`", a.principal)))
+}

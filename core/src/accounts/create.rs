@@ -1,0 +1,214 @@
+//! `create_service_account`, `create_user` (R-01..R-03, R-40, R-47, R-62).
+
+use crate::accounts::account_record;
+use crate::accounts::lifecycle::finish_deletion;
+use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::pattern::Grant;
+use crate::call::{CreateServiceAccount, CreateUser};
+use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc, SCHEMA};
+use crate::error::{Error, Result};
+use crate::op::Cx;
+use crate::records::{Account, AccountKind, Status};
+use crate::tenancy::memberships;
+use crate::validate;
+
+/// What a new account is given in its owner tenant.
+struct NewAccount {
+    kind: AccountKind,
+    principal: String,
+    name: String,
+    description: Option<String>,
+    role: Option<String>,
+    grants: Vec<Grant>,
+    mfa: bool,
+    action: &'static str,
+}
+
+/// Claims the principal, then writes the membership that grants. A principal left
+/// behind by an interrupted deletion is cleaned up first, so a deleted name can be reused
+///
+async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result<Account> {
+    let tenant = scope.id().to_owned();
+    let key = account_key(&new.principal);
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(existing) = cx.doc::<AccountDoc>(&key).await? {
+            if !existing.value.deleting {
+                return Err(Error::exists(format!("account `{}`", new.principal)));
+            }
+            finish_deletion(cx, existing).await?;
+            continue;
+        }
+        let doc = AccountDoc {
+            schema: SCHEMA,
+            uid: cx.new_uid(),
+            kind: new.kind,
+            name: new.name.clone(),
+            principal: new.principal.clone(),
+            tenant: tenant.clone(),
+            description: new.description.clone(),
+            status: Status::Active,
+            deleting: false,
+            created_at: cx.now,
+            created_by: scope.actor.principal.clone(),
+            updated_at: cx.now,
+            mfa: new.mfa,
+            password_hash: None,
+            tenants: Vec::new(),
+            tokens: Vec::new(),
+        };
+        if cx.put(&key, &doc, None).await?.is_none() {
+            continue;
+        }
+        let member = MembershipDoc {
+            schema: SCHEMA,
+            mid: cx.new_uid(),
+            uid: doc.uid.clone(),
+            principal: new.principal.clone(),
+            tenant: tenant.clone(),
+            kind: new.kind,
+            owned: true,
+            role: new.role.clone(),
+            grants: new.grants.clone(),
+            groups: Vec::new(),
+            created_at: cx.now,
+        };
+        let m_key = membership_key(&tenant, &new.principal);
+        // A stale membership of a deleted namesake may survive an interrupted clean-up; the
+        // new one replaces it (its uid no longer matches any account).
+        let stale = cx.doc::<MembershipDoc>(&m_key).await?.map(|m| m.version);
+        if cx.put(&m_key, &member, stale).await?.is_none() {
+            return Err(conflict(&format!(
+                "access of `{}` to tenant `{tenant}`",
+                new.principal
+            )));
+        }
+        let d = crate::audit::details([("kind", new.kind.as_str().into())]);
+        cx.record(
+            &tenant,
+            scope.actor.actor_ref(),
+            new.action,
+            &new.principal,
+            Ok(()),
+            d,
+        )
+        .await?;
+        return Ok(account_record(&doc, Some(&member), &tenant));
+    }
+    Err(conflict(&format!("account `{}`", new.principal)))
+}
+
+/// What the new account is given: the role's grants and direct grants. The actor must hold
+/// them all.
+async fn check_given(
+    cx: &Cx,
+    scope: &TenantScope,
+    role: Option<&str>,
+    grants: &[Grant],
+    action: &str,
+    target: &str,
+) -> Result<()> {
+    let mut given = grants.to_vec();
+    if let Some(role) = role {
+        given.extend(scope.role_grants(role)?);
+    }
+    scope.require_covers(cx, &given, action, target).await
+}
+
+/// Creates a service account owned by `tenant`; `accounts:write`. Without a role it gets the
+/// tenant's `default_service_account_role`, unset by default. Past
+/// `max_service_accounts` it is `quota_exceeded` and nothing is written.
+pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> Result<Account> {
+    validate::service_account_name(&a.name)?;
+    validate::tenant_id(&a.tenant)?;
+    if let Some(d) = &a.description {
+        validate::description(d)?;
+    }
+    let principal = format!("{}@{}.sa.{}", a.name, a.tenant, cx.engine.options.domain);
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(
+            cx,
+            "accounts",
+            "write",
+            "service_account.create",
+            &principal,
+        )
+        .await?;
+    let role = a.role.clone().or_else(|| {
+        scope
+            .tenant
+            .value
+            .settings
+            .default_service_account_role
+            .clone()
+    });
+    check_given(
+        cx,
+        &scope,
+        role.as_deref(),
+        &a.grants,
+        "service_account.create",
+        &principal,
+    )
+    .await?;
+    if let Some(cap) = scope.tenant.value.settings.max_service_accounts {
+        let owned = memberships(cx, &a.tenant)
+            .await?
+            .iter()
+            .filter(|m| m.value.owned && m.value.kind == AccountKind::Service)
+            .count();
+        if owned as u64 >= cap {
+            return Err(Error::quota(format!(
+                "tenant `{}` may own at most {cap} service accounts",
+                a.tenant
+            )));
+        }
+    }
+    let new = NewAccount {
+        kind: AccountKind::Service,
+        principal,
+        name: a.name,
+        description: a.description,
+        role,
+        grants: a.grants,
+        mfa: false,
+        action: "service_account.create",
+    };
+    create_account(cx, &scope, new).await
+}
+
+/// Creates a user owned by `tenant`; `accounts:write`. An email that already names a
+/// user anywhere is `already_exists`: emails are unique in the engine.
+pub(crate) async fn create_user(cx: &Cx, a: CreateUser) -> Result<Account> {
+    let email = validate::email(&a.email, &cx.engine.options.domain)?;
+    let name = match a.name {
+        Some(n)
+            if n.trim().is_empty()
+                || n.chars().count() > 200
+                || n.chars().any(char::is_control) =>
+        {
+            return Err(Error::invalid(
+                "name",
+                "a user name is 1 to 200 printable characters",
+            ));
+        }
+        Some(n) => n,
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "write", "user.create", &email)
+        .await?;
+    check_given(cx, &scope, a.role.as_deref(), &[], "user.create", &email).await?;
+    let new = NewAccount {
+        kind: AccountKind::User,
+        principal: email,
+        name,
+        description: None,
+        role: a.role,
+        grants: Vec::new(),
+        mfa: a.mfa,
+        action: "user.create",
+    };
+    create_account(cx, &scope, new).await
+}

@@ -1,0 +1,231 @@
+//! The account lifecycle: description, disable/enable, revoke, delete. All are
+//! owner-only.
+
+use serde_json::Value;
+
+use crate::accounts::account_record;
+use crate::audit::details;
+use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::call::{
+    DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount,
+};
+use crate::docs::{account_key, membership_key, token_key, AccountDoc, MembershipDoc};
+use crate::error::{Error, Result};
+use crate::op::{Cx, Doc};
+use crate::records::{Account, AccountKind, Status};
+use crate::validate;
+
+fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> OwnerCheck<'a> {
+    OwnerCheck {
+        kind: "accounts",
+        action,
+        service_action,
+        user_action,
+        target: None,
+        personal: false,
+    }
+}
+
+/// Read-modify-write of the target account with retry, recorded as `action`.
+async fn change_account(
+    cx: &Cx,
+    owner: OwnerScope,
+    d: serde_json::Map<String, Value>,
+    mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
+) -> Result<Account> {
+    let key = account_key(&owner.target.value.principal);
+    let mut current = owner.target;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut next = current.value.clone();
+        let changed = change(&mut next)?;
+        if changed {
+            next.updated_at = cx.now;
+            if cx.put(&key, &next, Some(current.version)).await?.is_none() {
+                current = crate::authz::admin::account(cx, &next.principal).await?;
+                continue;
+            }
+        }
+        cx.record(
+            &next.tenant,
+            owner.scope.actor.actor_ref(),
+            &owner.action,
+            &next.principal,
+            Ok(()),
+            d,
+        )
+        .await?;
+        let m = cx
+            .doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal))
+            .await?;
+        return Ok(account_record(
+            &next,
+            m.as_ref().map(|m| &m.value),
+            &next.tenant,
+        ));
+    }
+    Err(conflict(&format!("account `{}`", current.value.principal)))
+}
+
+/// Changes a service account's description; `accounts:write` in the owner tenant. Users have
+/// no description: `invalid_argument`.
+pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> Result<Account> {
+    if let Some(d) = &a.description {
+        validate::description(d)?;
+    }
+    let owner = load_owner_scope(
+        cx,
+        &a.actor,
+        &a.principal,
+        check("write", "service_account.update", "user.update"),
+    )
+    .await?;
+    if owner.target.value.kind != AccountKind::Service {
+        return Err(Error::invalid(
+            "principal",
+            "only service accounts have a description",
+        ));
+    }
+    change_account(cx, owner, Default::default(), |doc| {
+        let changed = doc.description != a.description;
+        doc.description = a.description.clone();
+        Ok(changed)
+    })
+    .await
+}
+
+fn revoked(principal: &str) -> Error {
+    Error::precondition(format!("account `{principal}` is revoked for good"))
+}
+
+/// `active` → `disabled`; disabling a disabled account changes nothing; a revoked one is
+/// `failed_precondition`. Takes effect at the next verification.
+pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
+    let owner = load_owner_scope(
+        cx,
+        &a.actor,
+        &a.principal,
+        check("write", "service_account.disable", "user.disable"),
+    )
+    .await?;
+    change_account(cx, owner, Default::default(), |doc| match doc.status {
+        Status::Revoked => Err(revoked(&doc.principal)),
+        Status::Disabled => Ok(false),
+        Status::Active => {
+            doc.status = Status::Disabled;
+            Ok(true)
+        }
+    })
+    .await
+}
+
+/// `disabled` → `active`; a revoked account is `failed_precondition`.
+pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
+    let owner = load_owner_scope(
+        cx,
+        &a.actor,
+        &a.principal,
+        check("write", "service_account.enable", "user.enable"),
+    )
+    .await?;
+    change_account(cx, owner, Default::default(), |doc| match doc.status {
+        Status::Revoked => Err(revoked(&doc.principal)),
+        Status::Active => Ok(false),
+        Status::Disabled => {
+            doc.status = Status::Active;
+            Ok(true)
+        }
+    })
+    .await
+}
+
+/// `active|disabled` → `revoked`, for good; the principal stays, inactive. Revoking a
+/// revoked account changes nothing.
+pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
+    let owner = load_owner_scope(
+        cx,
+        &a.actor,
+        &a.principal,
+        check("write", "service_account.revoke", "user.revoke"),
+    )
+    .await?;
+    change_account(cx, owner, Default::default(), |doc| {
+        let changed = doc.status != Status::Revoked;
+        doc.status = Status::Revoked;
+        Ok(changed)
+    })
+    .await
+}
+
+/// Deletes an account: a tombstone first, so nothing of it verifies from that write
+/// on; then its tokens and memberships; then the account record. The audit history
+/// stays.
+pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
+    let owner = load_owner_scope(
+        cx,
+        &a.actor,
+        &a.principal,
+        check("delete", "service_account.delete", "user.delete"),
+    )
+    .await?;
+    let action = owner.action.clone();
+    let key = account_key(&a.principal);
+    let mut current = owner.target;
+    let tombstone = loop {
+        let mut next = current.value.clone();
+        next.deleting = true;
+        next.updated_at = cx.now;
+        if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
+            break Doc {
+                value: next,
+                version,
+            };
+        }
+        current = crate::authz::admin::account(cx, &a.principal).await?;
+    };
+    let tenant = tombstone.value.tenant.clone();
+    let d = details([(
+        "kind",
+        Value::String(tombstone.value.kind.as_str().to_owned()),
+    )]);
+    finish_deletion(cx, tombstone).await?;
+    cx.record(
+        &tenant,
+        owner.scope.actor.actor_ref(),
+        &action,
+        &a.principal,
+        Ok(()),
+        d,
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct OwnedBy {
+    uid: String,
+}
+
+/// Removes what a tombstoned account left: tokens, memberships whose uid is its own, and the
+/// account record last. Safe to run again after any interruption.
+pub(crate) async fn finish_deletion(cx: &Cx, tombstone: Doc<AccountDoc>) -> Result<()> {
+    let acc = &tombstone.value;
+    let token_keys: Vec<String> = acc.tokens.iter().map(|id| token_key(id)).collect();
+    let mut tenants = vec![acc.tenant.clone()];
+    tenants.extend(acc.tenants.iter().cloned());
+    let m_keys: Vec<String> = tenants
+        .iter()
+        .map(|t| membership_key(t, &acc.principal))
+        .collect();
+    let mut keys = token_keys;
+    keys.extend(m_keys);
+    for (key, entry) in keys.iter().zip(cx.get_many(&keys).await?) {
+        let Some(entry) = entry else { continue };
+        // Only what belongs to this uid; a membership key may already hold a namesake's.
+        let owned_by: OwnedBy = crate::op::parse(key, &entry.value)?;
+        if owned_by.uid == acc.uid {
+            cx.delete(key, entry.version).await?;
+        }
+    }
+    cx.delete(&account_key(&acc.principal), tombstone.version)
+        .await?;
+    Ok(())
+}

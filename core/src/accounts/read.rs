@@ -1,0 +1,120 @@
+//! `get_account`, `list_accounts`.
+
+use crate::accounts::account_record;
+use crate::authz::admin::load_scope;
+use crate::call::{GetAccount, ListAccounts};
+use crate::docs::{account_key, membership_key, membership_prefix, AccountDoc, MembershipDoc};
+use crate::error::{Error, Result};
+use crate::op::{parse, Cx};
+use crate::records::{Account, AccountPage};
+use crate::validate;
+
+/// Default and maximum page sizes of the paged listings (API.md).
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// An account with access to `tenant`, as seen from there; `accounts:read`. An account
+/// without access to the tenant is `not_found` there.
+pub(crate) async fn get_account(cx: &Cx, a: GetAccount) -> Result<Account> {
+    validate::principal_text(&a.principal)?;
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "read", "", &a.principal)
+        .await?;
+    let keys = [
+        account_key(&a.principal),
+        membership_key(&a.tenant, &a.principal),
+    ];
+    let mut docs = cx.get_many(&keys).await?.into_iter();
+    let account = docs
+        .next()
+        .flatten()
+        .map(|v| parse::<AccountDoc>(&keys[0], &v.value))
+        .transpose()?;
+    let membership = docs
+        .next()
+        .flatten()
+        .map(|v| parse::<MembershipDoc>(&keys[1], &v.value))
+        .transpose()?;
+    match (account, membership) {
+        (Some(acc), Some(m)) if !acc.deleting && acc.uid == m.uid => {
+            Ok(account_record(&acc, Some(&m), &a.tenant))
+        }
+        _ => Err(Error::not_found(format!(
+            "account `{}` in tenant `{}`",
+            a.principal, a.tenant
+        ))),
+    }
+}
+
+/// Encodes the last principal of a page as an opaque token.
+pub(crate) fn page_token(last: &str) -> String {
+    last.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a page token; anything else is `invalid_argument`.
+pub(crate) fn parse_page_token(token: &str) -> Result<String> {
+    let bad = || Error::invalid("page_token", "not a page token from this listing");
+    if token.len() % 2 != 0 {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
+}
+
+/// Checks `page_size` (1 to 1,000, default 100).
+pub(crate) fn page_size(size: Option<u64>) -> Result<usize> {
+    match size.unwrap_or(DEFAULT_PAGE_SIZE) {
+        n @ 1..=MAX_PAGE_SIZE => Ok(n as usize),
+        _ => Err(Error::invalid("page_size", "must be from 1 to 1,000")),
+    }
+}
+
+/// Owned and external accounts of a tenant, ordered by principal, paged.
+pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPage> {
+    let size = page_size(a.page_size)?;
+    let after = a.page_token.as_deref().map(parse_page_token).transpose()?;
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "accounts", "read", "", &format!("tenant:{}", a.tenant))
+        .await?;
+    let prefix = membership_prefix(&a.tenant);
+    let after_key = after.map(|p| format!("{prefix}{p}"));
+    // One more than a page tells whether another page follows.
+    let mut entries = cx
+        .list_page(&prefix, after_key.as_deref(), size + 1)
+        .await?;
+    let more = entries.len() > size;
+    entries.truncate(size);
+    let members: Vec<MembershipDoc> = entries
+        .iter()
+        .map(|e| parse(&e.key, &e.value))
+        .collect::<Result<_>>()?;
+    let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
+    let accounts = cx.docs::<AccountDoc>(&keys).await?;
+    let listed = members
+        .iter()
+        .zip(accounts)
+        .filter_map(|(m, acc)| {
+            let acc = acc?.value;
+            (!acc.deleting && acc.uid == m.uid).then(|| account_record(&acc, Some(m), &a.tenant))
+        })
+        .collect();
+    let next_page_token = if more {
+        members.last().map(|m| page_token(&m.principal))
+    } else {
+        None
+    };
+    Ok(AccountPage {
+        accounts: listed,
+        next_page_token,
+    })
+}

@@ -1,0 +1,184 @@
+//! Audit events (R-80..R-82): what every mutation, denied admin attempt and data-plane
+//! decision leaves behind.
+//!
+//! Mutations and denied admin attempts are stored under `e/<tenant>/` in the same logical
+//! step as the mutation and handed to the host's audit callback; data-plane decisions
+//! (`auth.*`) go to the callback only. Keys sort newest first: `<inverted time>.<inverted
+//! sequence>`, where the sequence orders events of the same millisecond.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::docs::{event_prefix, AccountDoc};
+use crate::error::{Error, Result};
+use crate::op::Cx;
+use crate::records::AccountKind;
+
+/// Who acted, as shown in an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorRef {
+    /// The actor's principal (`"system"` for bootstrap).
+    pub principal: String,
+    /// `user`, `service` or `system`: automation and people are told apart here.
+    pub kind: String,
+    /// The actor's status (`active`, `disabled`, `revoked`).
+    pub status: String,
+}
+
+impl ActorRef {
+    /// The bootstrap actor of `create_tenant`.
+    pub fn system() -> ActorRef {
+        ActorRef {
+            principal: "system".into(),
+            kind: "system".into(),
+            status: "active".into(),
+        }
+    }
+
+    /// An account as actor.
+    pub fn of(account: &AccountDoc) -> ActorRef {
+        ActorRef {
+            principal: account.principal.clone(),
+            kind: account.kind.as_str().into(),
+            status: account.status.as_str().into(),
+        }
+    }
+
+    /// A principal that names no account.
+    pub fn unknown(principal: &str) -> ActorRef {
+        ActorRef {
+            principal: principal.to_owned(),
+            kind: AccountKind::User.as_str().into(),
+            status: "unknown".into(),
+        }
+    }
+}
+
+/// One audit event. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When, ms since the epoch.
+    pub time: i64,
+    /// The tenant whose log holds it; `None` only for a failed sign-in whose account is unknown.
+    pub tenant: Option<String>,
+    /// Who; `None` for a failed sign-in.
+    pub actor: Option<ActorRef>,
+    /// `<object>.<verb>`, e.g. `token.rotate`.
+    pub action: String,
+    /// A principal, `token:<id>`, `group:<name>`, `role:<name>` or `tenant:<id>`.
+    pub target: String,
+    /// `ok`, `denied` or `error`.
+    pub outcome: String,
+    /// `None` when ok; otherwise an error code.
+    pub reason: Option<String>,
+    /// More about it (e.g. the group of a membership change); possibly empty.
+    pub details: Map<String, Value>,
+}
+
+/// A stored event with the key it sorts by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredEvent {
+    #[serde(default)]
+    pub schema: u32,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+}
+
+const MAX_ATTEMPTS: usize = 5;
+
+fn event_key(prefix: &str, time: i64, seq: u64) -> String {
+    let inverted_time = i64::MAX.saturating_sub(time.max(0));
+    format!(
+        "{prefix}{inverted_time:019}.{:010}",
+        9_999_999_999u64.saturating_sub(seq)
+    )
+}
+
+fn key_parts(prefix: &str, key: &str) -> Option<(i64, u64)> {
+    let rest = key.strip_prefix(prefix)?;
+    let (t, s) = rest.split_once('.')?;
+    Some((
+        i64::MAX - t.parse::<i64>().ok()?,
+        9_999_999_999u64.checked_sub(s.parse::<u64>().ok()?)?,
+    ))
+}
+
+/// Builds the details map from pairs.
+pub(crate) fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+impl Cx {
+    /// Appends an event to `tenant`'s log and hands it to the host callback.
+    pub async fn audit(&self, tenant: &str, event: AuditEvent) -> Result<()> {
+        let prefix = event_prefix(tenant);
+        for _ in 0..MAX_ATTEMPTS {
+            let newest = self.list_page(&prefix, None, 1).await?;
+            let seq = match newest.first().and_then(|e| key_parts(&prefix, &e.key)) {
+                Some((time, seq)) if time == event.time => seq + 1,
+                _ => 0,
+            };
+            let key = event_key(&prefix, event.time, seq);
+            let stored = StoredEvent {
+                schema: crate::docs::SCHEMA,
+                event: event.clone(),
+            };
+            if self.put(&key, &stored, None).await?.is_some() {
+                self.emit(event);
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            message: format!("audit log of tenant `{tenant}`"),
+        })
+    }
+
+    /// Builds and stores an event of this operation's time.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record(
+        &self,
+        tenant: &str,
+        actor: ActorRef,
+        action: &str,
+        target: &str,
+        outcome: Result<(), &Error>,
+        details: Map<String, Value>,
+    ) -> Result<()> {
+        let (outcome, reason) = match outcome {
+            Ok(()) => ("ok", None),
+            Err(e @ (Error::Forbidden { .. } | Error::NotOwner { .. })) => {
+                ("denied", Some(e.code().to_owned()))
+            }
+            Err(e) => ("error", Some(e.code().to_owned())),
+        };
+        let event = AuditEvent {
+            time: self.now,
+            tenant: Some(tenant.to_owned()),
+            actor: Some(actor),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: outcome.to_owned(),
+            reason,
+            details,
+        };
+        self.audit(tenant, event).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r81_keys_sort_newest_first_and_parse_back() {
+        let p = "e/acme/";
+        let a = event_key(p, 1_000, 0);
+        let b = event_key(p, 1_000, 1);
+        let c = event_key(p, 2_000, 0);
+        assert!(
+            c < b && b < a,
+            "later time first, then later sequence first"
+        );
+        assert_eq!(key_parts(p, &b), Some((1_000, 1)));
+    }
+}

@@ -1,0 +1,227 @@
+//! Compiled rights (DESIGN.md "Evaluation"): a tenant's roles and groups expanded once per
+//! document version, and an account's rights in a tenant expanded once per membership
+//! version, so a decision is a scan of pre-parsed grants in explanation order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::authz::pattern::{Grant, Permission, Resource, Segment};
+use crate::docs::{MembershipDoc, TenantDoc};
+
+/// Built-in role names, in documentation order.
+pub const BUILTIN_ROLES: [&str; 5] = ["admin", "contributor", "user", "inference-user", "viewer"];
+
+fn pair(kind: &str, action: &str) -> Grant {
+    let seg = |s: &str| {
+        if s == "*" {
+            Segment::Any
+        } else {
+            Segment::Name(s.to_owned())
+        }
+    };
+    Grant {
+        permission: Permission::Pair(seg(kind), seg(action)),
+        resource: Resource::All,
+    }
+}
+
+/// The grants of a built-in role, exactly as R-41 lists them.
+pub fn builtin_role(name: &str) -> Option<Vec<Grant>> {
+    Some(match name {
+        "admin" => vec![Grant {
+            permission: Permission::All,
+            resource: Resource::All,
+        }],
+        "contributor" => vec![pair("*", "read"), pair("*", "write"), pair("*", "execute")],
+        "user" => vec![pair("*", "read"), pair("*", "execute")],
+        "inference-user" => vec![
+            pair("models", "execute"),
+            pair("models", "read"),
+            pair("deployments", "read"),
+        ],
+        "viewer" => vec![pair("*", "read")],
+        _ => return None,
+    })
+}
+
+/// A tenant's roles and groups, expanded.
+#[derive(Debug)]
+pub struct CompiledTenant {
+    /// Version of the tenant document this was compiled from.
+    pub version: u64,
+    roles: HashMap<String, Arc<[Grant]>>,
+    /// Groups by name: their own grants followed by their roles' grants.
+    groups: BTreeMap<String, Arc<[Grant]>>,
+}
+
+impl CompiledTenant {
+    /// Compiles a tenant document.
+    pub fn compile(doc: &TenantDoc, version: u64) -> CompiledTenant {
+        let mut roles: HashMap<String, Arc<[Grant]>> = BUILTIN_ROLES
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), builtin_role(name)?.into())))
+            .collect();
+        for (name, grants) in &doc.roles {
+            roles.insert(name.clone(), grants.clone().into());
+        }
+        let groups = doc
+            .groups
+            .iter()
+            .map(|(name, def)| {
+                let mut grants: Vec<Grant> = Vec::new();
+                for role in &def.roles {
+                    grants.extend(roles.get(role).map(|g| g.to_vec()).unwrap_or_default());
+                }
+                grants.extend(def.grants.iter().cloned());
+                (name.clone(), grants.into())
+            })
+            .collect();
+        CompiledTenant {
+            version,
+            roles,
+            groups,
+        }
+    }
+
+    /// The grants of a role, built-in or custom.
+    pub fn role(&self, name: &str) -> Option<&[Grant]> {
+        self.roles.get(name).map(|g| &**g)
+    }
+
+    /// The expanded grants of a group.
+    pub fn group(&self, name: &str) -> Option<&[Grant]> {
+        self.groups.get(name).map(|g| &**g)
+    }
+
+    /// An account's rights in this tenant, in explanation order: role, direct, groups by name
+    /// (`everyone` included).
+    pub fn rights(&self, membership: &MembershipDoc) -> Rights {
+        let mut entries = Vec::new();
+        if let Some(role) = &membership.role {
+            let source: Arc<str> = format!("role:{role}").into();
+            for g in self.role(role).unwrap_or_default() {
+                entries.push((g.clone(), Arc::clone(&source)));
+            }
+        }
+        let direct: Arc<str> = "direct".into();
+        for g in &membership.grants {
+            entries.push((g.clone(), Arc::clone(&direct)));
+        }
+        for (name, grants) in &self.groups {
+            if name == "everyone" || membership.groups.iter().any(|m| m == name) {
+                let source: Arc<str> = format!("group:{name}").into();
+                for g in grants.iter() {
+                    entries.push((g.clone(), Arc::clone(&source)));
+                }
+            }
+        }
+        Rights { entries }
+    }
+}
+
+/// An account's rights in one tenant: grants with their sources, in explanation order.
+#[derive(Debug, Default)]
+pub struct Rights {
+    entries: Vec<(Grant, Arc<str>)>,
+}
+
+impl Rights {
+    /// The first grant allowing `type:action` on `resource`, with its source.
+    pub fn check(&self, kind: &str, action: &str, resource: &str) -> Option<(&Grant, &str)> {
+        self.entries
+            .iter()
+            .find(|(g, _)| g.matches(kind, action, resource))
+            .map(|(g, s)| (g, &**s))
+    }
+
+    /// Whether one of these grants covers `grant`.
+    pub fn covers(&self, grant: &Grant) -> bool {
+        self.entries.iter().any(|(g, _)| g.covers(grant))
+    }
+
+    /// Whether these rights cover every grant of `other`.
+    pub fn covers_all(&self, other: &Rights) -> bool {
+        other.entries.iter().all(|(g, _)| self.covers(g))
+    }
+
+    /// The grants and their sources.
+    pub fn entries(&self) -> impl Iterator<Item = (&Grant, &str)> {
+        self.entries.iter().map(|(g, s)| (g, &**s))
+    }
+}
+
+/// A tenant's compiled policy and the compiled rights of its members, by version.
+#[derive(Debug)]
+struct TenantEntry {
+    tenant: Arc<CompiledTenant>,
+    members: HashMap<String, (String, u64, Arc<Rights>)>,
+}
+
+/// Per-engine cache of compiled tenants and rights. Bounded: a tenant entry keeps at most
+/// `MAX_MEMBERS` compiled accounts and the cache at most `MAX_TENANTS` tenants; past that it
+/// starts over, which costs one recompilation, never a wrong answer (every entry is checked
+/// against the versions just read).
+#[derive(Debug, Default)]
+pub struct Cache {
+    tenants: HashMap<String, TenantEntry>,
+}
+
+const MAX_TENANTS: usize = 10_000;
+const MAX_MEMBERS: usize = 200_000;
+
+impl Cache {
+    /// The compiled form of a tenant document at `version`.
+    pub fn tenant(&mut self, doc: &TenantDoc, version: u64) -> Arc<CompiledTenant> {
+        match self.entry(doc, version) {
+            Some(entry) => Arc::clone(&entry.tenant),
+            None => Arc::new(CompiledTenant::compile(doc, version)),
+        }
+    }
+
+    fn entry(&mut self, doc: &TenantDoc, version: u64) -> Option<&mut TenantEntry> {
+        let fresh = self
+            .tenants
+            .get(&doc.tenant)
+            .is_some_and(|e| e.tenant.version == version);
+        if !fresh {
+            if self.tenants.len() >= MAX_TENANTS {
+                self.tenants.clear();
+            }
+            let entry = TenantEntry {
+                tenant: Arc::new(CompiledTenant::compile(doc, version)),
+                members: HashMap::new(),
+            };
+            self.tenants.insert(doc.tenant.clone(), entry);
+        }
+        self.tenants.get_mut(&doc.tenant)
+    }
+
+    /// An account's compiled rights from a tenant document and a membership at their versions.
+    pub fn rights(
+        &mut self,
+        doc: &TenantDoc,
+        version: u64,
+        m: &MembershipDoc,
+        m_version: u64,
+    ) -> Arc<Rights> {
+        let Some(entry) = self.entry(doc, version) else {
+            return Arc::new(CompiledTenant::compile(doc, version).rights(m));
+        };
+        // A membership removed and granted again restarts its version: its random `mid` tells
+        // the two apart.
+        if let Some((mid, v, rights)) = entry.members.get(&m.principal) {
+            if *v == m_version && *mid == m.mid {
+                return Arc::clone(rights);
+            }
+        }
+        if entry.members.len() >= MAX_MEMBERS {
+            entry.members.clear();
+        }
+        let rights = Arc::new(entry.tenant.rights(m));
+        entry.members.insert(
+            m.principal.clone(),
+            (m.mid.clone(), m_version, Arc::clone(&rights)),
+        );
+        rights
+    }
+}

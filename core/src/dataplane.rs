@@ -1,0 +1,524 @@
+//! The data plane (SPEC §3, R-44, R-45): `authenticate`, `verify`, `authorize`,
+//! `effective_permissions`. The hot path: at most two rounds of reads and no write but the
+//! throttled last-use stamp; decisions come from compiled rights (DESIGN.md).
+
+use serde_json::Value;
+
+use crate::audit::{details, ActorRef, AuditEvent};
+use crate::authz::pattern::{check_requested_resource, parse_requested_permission, Scope};
+use crate::call::{Authenticate, Authorize, EffectivePermissions, IdentityRef, Subject, Verify};
+use crate::docs::{
+    account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc,
+    TokenDoc,
+};
+use crate::error::{Error, Result};
+use crate::op::{parse, to_json, Cx, Doc};
+use crate::records::{AccountKind, Channel, Decision, EffectiveGrant, Identity, Matched, Status};
+use crate::store::{StoreRequest, Versioned};
+use crate::tokens::format;
+use crate::validate;
+
+/// Last use is stamped at most once per this many ms per token.
+pub const LAST_USE_RESOLUTION_MS: i64 = 60_000;
+
+/// A token whose secret verified, with the records read for it.
+struct Checked {
+    token: Doc<TokenDoc>,
+    account: AccountDoc,
+    tenant: Option<Doc<TenantDoc>>,
+    membership: Option<Doc<MembershipDoc>>,
+}
+
+/// Why a credential failed, and whose it was once the secret verified (for the event).
+struct Failed {
+    error: Error,
+    account: Option<AccountDoc>,
+}
+
+fn fail(error: Error) -> Failed {
+    Failed {
+        error,
+        account: None,
+    }
+}
+
+fn doc_of<T: serde::de::DeserializeOwned>(
+    key: &str,
+    v: Option<Versioned>,
+) -> Result<Option<Doc<T>>> {
+    v.map(|v| {
+        Ok(Doc {
+            value: parse::<T>(key, &v.value)?,
+            version: v.version,
+        })
+    })
+    .transpose()
+}
+
+/// Checks a presented token in the order of R-12..R-13 and: the secret first
+/// (every failure before it is `invalid_credentials`), then revoked, expired, account status,
+/// channel. Reads the token, then account (and the tenant asked about) in one more round.
+async fn check_token(
+    cx: &Cx,
+    token: &str,
+    channel: Channel,
+    tenant: Option<&str>,
+) -> Result<std::result::Result<Checked, Failed>> {
+    let options = &cx.engine.options;
+    let Ok(parsed) = format::parse(token, &options.token_prefix) else {
+        return Ok(Err(fail(Error::InvalidCredentials)));
+    };
+    let computed = format::hash_secret(parsed.secret, options.pepper.as_deref());
+    let t_key = token_key(parsed.id);
+    let raw = cx
+        .get_many(std::slice::from_ref(&t_key))
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
+    let stored = doc_of::<TokenDoc>(&t_key, raw)?;
+    // Compare even when the id is unknown, so timing does not tell the two apart.
+    let reference = stored.as_ref().map_or("", |t| t.value.hash.0.as_str());
+    let secret_ok = format::hashes_equal(&computed, reference);
+    let Some(token_doc) = stored.filter(|_| secret_ok) else {
+        return Ok(Err(fail(Error::InvalidCredentials)));
+    };
+    let principal = token_doc.value.principal.clone();
+    let a_key = account_key(&principal);
+    let mut keys = vec![a_key.clone()];
+    if let Some(t) = tenant {
+        keys.push(tenant_key(t));
+        keys.push(membership_key(t, &principal));
+    }
+    let mut raw = cx.get_many(&keys).await?.into_iter();
+    let account = doc_of::<AccountDoc>(&a_key, raw.next().flatten())?;
+    let tenant_doc = match keys.get(1) {
+        Some(k) => doc_of::<TenantDoc>(k, raw.next().flatten())?,
+        None => None,
+    };
+    let membership = match keys.get(2) {
+        Some(k) => doc_of::<MembershipDoc>(k, raw.next().flatten())?,
+        None => None,
+    };
+    // A token whose account is gone, or re-created under its name, is nobody's.
+    let Some(account) = account
+        .map(|a| a.value)
+        .filter(|a| a.uid == token_doc.value.uid && !a.deleting)
+    else {
+        return Ok(Err(fail(Error::InvalidCredentials)));
+    };
+    let t = &token_doc.value;
+    let error = if t.revoked_at.is_some() {
+        Some(Error::TokenRevoked)
+    } else if t.expires_at.is_some_and(|at| cx.now >= at) {
+        Some(Error::TokenExpired)
+    } else {
+        status_error(account.status).or_else(|| channel_error(account.kind, channel))
+    };
+    if let Some(error) = error {
+        return Ok(Err(Failed {
+            error,
+            account: Some(account),
+        }));
+    }
+    Ok(Ok(Checked {
+        token: token_doc,
+        account,
+        tenant: tenant_doc,
+        membership,
+    }))
+}
+
+fn status_error(status: Status) -> Option<Error> {
+    match status {
+        Status::Active => None,
+        Status::Disabled => Some(Error::AccountDisabled),
+        Status::Revoked => Some(Error::AccountRevoked),
+    }
+}
+
+/// Service accounts sign in on `api` only.
+fn channel_error(kind: AccountKind, channel: Channel) -> Option<Error> {
+    (kind == AccountKind::Service && channel != Channel::Api).then_some(Error::ChannelNotAllowed)
+}
+
+/// never for service accounts; for users with `mfa`, on `ui` and `oidc`.
+pub(crate) fn requires_second_factor(account: &AccountDoc, channel: Channel) -> bool {
+    account.kind == AccountKind::User && account.mfa && channel != Channel::Api
+}
+
+/// Stamps `last_used_at` at most once a minute; any failure is ignored.
+async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
+    let due = token
+        .value
+        .last_used_at
+        .is_none_or(|at| cx.now.saturating_sub(at) >= LAST_USE_RESOLUTION_MS);
+    if !due {
+        return;
+    }
+    let mut next = token.value.clone();
+    next.last_used_at = Some(cx.now);
+    let Ok(value) = to_json(&next) else { return };
+    let request = StoreRequest::Put {
+        key: token_key(&next.token_id),
+        value,
+        expected_version: Some(token.version),
+    };
+    // A lost race or a failing store leaves the stamp for the next use; the decision stands.
+    let _ = cx.exchange(vec![request]).await;
+}
+
+fn identity(account: &AccountDoc, token: Option<&TokenDoc>, channel: Channel) -> Identity {
+    Identity {
+        principal: account.principal.clone(),
+        kind: account.kind,
+        tenant: account.tenant.clone(),
+        uid: account.uid.clone(),
+        token_id: token.map(|t| t.token_id.clone()),
+        status: account.status,
+        scopes: token.and_then(|t| t.scopes.clone()),
+        requires_second_factor: requires_second_factor(account, channel),
+    }
+}
+
+fn token_target(token: &str, prefix: &str) -> String {
+    match format::parse(token, prefix) {
+        Ok(p) => format!("token:{}", p.id),
+        Err(_) => "token:".to_owned(),
+    }
+}
+
+/// Hands a data-plane decision to the audit callback only.
+fn emit(
+    cx: &Cx,
+    tenant: Option<&str>,
+    actor: Option<&AccountDoc>,
+    action: &str,
+    target: String,
+    reason: Option<&str>,
+    d: serde_json::Map<String, Value>,
+) {
+    cx.emit(AuditEvent {
+        time: cx.now,
+        tenant: tenant.map(str::to_owned),
+        actor: actor.map(ActorRef::of),
+        action: action.to_owned(),
+        target,
+        outcome: if reason.is_none() { "ok" } else { "denied" }.to_owned(),
+        reason: reason.map(str::to_owned),
+        details: d,
+    });
+}
+
+/// Verifies a token and returns its identity; any failure is raised (R-10..R-13).
+pub(crate) async fn authenticate(cx: &Cx, a: Authenticate) -> Result<Identity> {
+    let target = token_target(&a.token, &cx.engine.options.token_prefix);
+    let d = || details([("channel", Value::String(a.channel.as_str().to_owned()))]);
+    match check_token(cx, &a.token, a.channel, None).await? {
+        Err(failed) => {
+            let owner = failed.account.as_ref().map(|acc| acc.tenant.as_str());
+            emit(
+                cx,
+                owner,
+                failed.account.as_ref(),
+                "auth.authenticate",
+                target,
+                Some(failed.error.code()),
+                d(),
+            );
+            Err(failed.error)
+        }
+        Ok(checked) => {
+            stamp_last_use(cx, &checked.token).await;
+            emit(
+                cx,
+                Some(&checked.account.tenant),
+                Some(&checked.account),
+                "auth.authenticate",
+                target,
+                None,
+                d(),
+            );
+            Ok(identity(
+                &checked.account,
+                Some(&checked.token.value),
+                a.channel,
+            ))
+        }
+    }
+}
+
+/// What a request asks for, checked before any store access.
+struct Asked<'a> {
+    kind: &'a str,
+    action: &'a str,
+    resource: &'a str,
+}
+
+fn asked<'a>(tenant: &str, permission: &'a str, resource: &'a str) -> Result<Asked<'a>> {
+    validate::tenant_id(tenant)?;
+    let (kind, action) = parse_requested_permission(permission)?;
+    check_requested_resource(resource)?;
+    Ok(Asked {
+        kind,
+        action,
+        resource,
+    })
+}
+
+fn denied(reason: &Error, principal: Option<&str>) -> Decision {
+    Decision {
+        allowed: false,
+        reason: reason.code().to_owned(),
+        principal: principal.map(str::to_owned),
+        matched: None,
+    }
+}
+
+/// Decides for an active account in a tenant: its rights there intersected with the
+/// token's scopes, explained.
+fn decide(
+    cx: &Cx,
+    account: &AccountDoc,
+    tenant: Option<&Doc<TenantDoc>>,
+    membership: Option<&Doc<MembershipDoc>>,
+    scopes: Option<&[Scope]>,
+    tenant_id: &str,
+    q: &Asked<'_>,
+) -> Decision {
+    let forbidden = || Decision {
+        allowed: false,
+        reason: "forbidden".into(),
+        principal: Some(account.principal.clone()),
+        matched: None,
+    };
+    let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
+        return forbidden();
+    };
+    let rights = cx
+        .engine
+        .cache()
+        .rights(&t.value, t.version, &m.value, m.version);
+    let Some((grant, source)) = rights.check(q.kind, q.action, q.resource) else {
+        return forbidden();
+    };
+    if let Some(scopes) = scopes {
+        let in_scope = scopes.iter().any(|s| {
+            s.tenant.as_deref().is_none_or(|st| st == tenant_id)
+                && s.grant.matches(q.kind, q.action, q.resource)
+        });
+        if !in_scope {
+            return forbidden();
+        }
+    }
+    Decision {
+        allowed: true,
+        reason: "allowed".into(),
+        principal: Some(account.principal.clone()),
+        matched: Some(Matched {
+            permission: grant.permission.to_string(),
+            resource: grant.resource.to_string(),
+            source: source.to_owned(),
+        }),
+    }
+}
+
+fn decision_details(q: &Asked<'_>, channel: Option<Channel>) -> serde_json::Map<String, Value> {
+    let mut d = details([
+        (
+            "permission",
+            Value::String(format!("{}:{}", q.kind, q.action)),
+        ),
+        ("resource", Value::String(q.resource.to_owned())),
+    ]);
+    if let Some(c) = channel {
+        d.insert("channel".into(), Value::String(c.as_str().to_owned()));
+    }
+    d
+}
+
+/// Verifies a token and decides in one call. Credential failures are data in the decision;
+/// only bad arguments and store failures raise.
+pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
+    let q = asked(&a.tenant, &a.permission, &a.resource)?;
+    let target = token_target(&a.token, &cx.engine.options.token_prefix);
+    let d = decision_details(&q, Some(a.channel));
+    match check_token(cx, &a.token, a.channel, Some(&a.tenant)).await? {
+        Err(failed) => {
+            let principal = failed.account.as_ref().map(|acc| acc.principal.as_str());
+            emit(
+                cx,
+                Some(&a.tenant),
+                failed.account.as_ref(),
+                "auth.verify",
+                target,
+                Some(failed.error.code()),
+                d,
+            );
+            Ok(denied(&failed.error, principal))
+        }
+        Ok(checked) => {
+            let decision = decide(
+                cx,
+                &checked.account,
+                checked.tenant.as_ref(),
+                checked.membership.as_ref(),
+                checked.token.value.scopes.as_deref(),
+                &a.tenant,
+                &q,
+            );
+            stamp_last_use(cx, &checked.token).await;
+            let reason = (!decision.allowed).then_some(decision.reason.as_str());
+            emit(
+                cx,
+                Some(&a.tenant),
+                Some(&checked.account),
+                "auth.verify",
+                target,
+                reason,
+                d,
+            );
+            Ok(decision)
+        }
+    }
+}
+
+/// The subject's account, tenant and membership, in one round. `None` for an unknown
+/// principal, or an identity whose account was deleted (and perhaps re-created).
+async fn load_subject(
+    cx: &Cx,
+    subject: &Subject,
+    tenant: &str,
+) -> Result<
+    Option<(
+        AccountDoc,
+        Option<Doc<TenantDoc>>,
+        Option<Doc<MembershipDoc>>,
+    )>,
+> {
+    let (principal, uid) = match subject {
+        Subject::Principal(p) => (p.as_str(), None),
+        Subject::Identity(IdentityRef { principal, uid, .. }) => {
+            (principal.as_str(), uid.as_deref())
+        }
+    };
+    validate::principal_text(principal)?;
+    let keys = [
+        account_key(principal),
+        tenant_key(tenant),
+        membership_key(tenant, principal),
+    ];
+    let mut raw = cx.get_many(&keys).await?.into_iter();
+    let account = doc_of::<AccountDoc>(&keys[0], raw.next().flatten())?;
+    let tenant_doc = doc_of::<TenantDoc>(&keys[1], raw.next().flatten())?;
+    let membership = doc_of::<MembershipDoc>(&keys[2], raw.next().flatten())?;
+    let account = account
+        .map(|a| a.value)
+        .filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid));
+    Ok(account.map(|a| (a, tenant_doc, membership)))
+}
+
+fn subject_scopes(subject: &Subject) -> Option<&[Scope]> {
+    match subject {
+        Subject::Principal(_) => None,
+        Subject::Identity(i) => i.scopes.as_deref(),
+    }
+}
+
+/// Decides a permission for an identity or principal in a tenant.
+pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
+    let q = asked(&a.tenant, &a.permission, &a.resource)?;
+    let d = decision_details(&q, None);
+    let Some((account, tenant, membership)) =
+        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
+    else {
+        let target = match &a.identity_or_principal {
+            Subject::Principal(p) => p.clone(),
+            Subject::Identity(i) => i.principal.clone(),
+        };
+        emit(
+            cx,
+            Some(&a.tenant),
+            None,
+            "auth.authorize",
+            target,
+            Some("not_found"),
+            d,
+        );
+        return Ok(denied(&Error::not_found(""), None));
+    };
+    let decision = match status_error(account.status) {
+        Some(e) => denied(&e, Some(&account.principal)),
+        None => decide(
+            cx,
+            &account,
+            tenant.as_ref(),
+            membership.as_ref(),
+            subject_scopes(&a.identity_or_principal),
+            &a.tenant,
+            &q,
+        ),
+    };
+    let reason = (!decision.allowed).then_some(decision.reason.as_str());
+    emit(
+        cx,
+        Some(&a.tenant),
+        Some(&account),
+        "auth.authorize",
+        account.principal.clone(),
+        reason,
+        d,
+    );
+    Ok(decision)
+}
+
+/// What the subject may do in the tenant, with sources, in explanation order; a token's scopes
+/// narrow each grant to its intersection with them. An inactive account, or one without
+/// access to the tenant, may do nothing: `[]`. An unknown principal is `not_found`.
+pub(crate) async fn effective_permissions(
+    cx: &Cx,
+    a: EffectivePermissions,
+) -> Result<Vec<EffectiveGrant>> {
+    validate::tenant_id(&a.tenant)?;
+    let Some((account, tenant, membership)) =
+        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
+    else {
+        return Err(Error::not_found("account"));
+    };
+    let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
+        return Ok(Vec::new());
+    };
+    if account.status != Status::Active {
+        return Ok(Vec::new());
+    }
+    let rights = cx
+        .engine
+        .cache()
+        .rights(&t.value, t.version, &m.value, m.version);
+    let scopes: Option<Vec<&Scope>> = subject_scopes(&a.identity_or_principal).map(|s| {
+        s.iter()
+            .filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant))
+            .collect()
+    });
+    let mut out: Vec<EffectiveGrant> = Vec::new();
+    for (grant, source) in rights.entries() {
+        let narrowed: Vec<_> = match &scopes {
+            None => vec![grant.clone()],
+            Some(scopes) => scopes
+                .iter()
+                .filter_map(|s| grant.intersect(&s.grant))
+                .collect(),
+        };
+        for g in narrowed {
+            let line = Matched {
+                permission: g.permission.to_string(),
+                resource: g.resource.to_string(),
+                source: source.to_owned(),
+            };
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,168 @@
+//! The documents Keyward stores (schema 1). Crate-private: the public records are in
+//! [`crate::records`]. See [`crate::store`] for the key layout.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::authz::pattern::{Grant, Scope};
+use crate::records::{AccountKind, Status};
+use crate::tenancy::settings::Settings;
+
+/// Current schema version of every stored document.
+pub const SCHEMA: u32 = 1;
+
+fn schema() -> u32 {
+    SCHEMA
+}
+
+/// A stored secret derivative (a hash), kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Hidden(pub String);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `t/<tenant>`: settings, custom roles and groups of one tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantDoc {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub tenant: String,
+    pub name: String,
+    pub settings: Settings,
+    pub created_at: i64,
+    /// Custom roles by name.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Vec<Grant>>,
+    /// Groups by name (`everyone` always present).
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupDef>,
+}
+
+/// A group's policy: the roles and grants it gives its members.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupDef {
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// `a/<principal>`: one account, owned by one tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountDoc {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub uid: String,
+    pub kind: AccountKind,
+    pub name: String,
+    pub principal: String,
+    /// Owner tenant.
+    pub tenant: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub status: Status,
+    /// Set while a deletion is being cleaned up: the account is gone for every purpose.
+    #[serde(default)]
+    pub deleting: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub mfa: bool,
+    /// Argon2id PHC string. Never serialised into any record or event.
+    #[serde(default)]
+    pub password_hash: Option<Hidden>,
+    /// Tenants other than the owner where the account has access.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// Ids of the account's tokens, revoked and expired included until removed.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+}
+
+impl AccountDoc {
+    /// Whether this account has a membership document in `tenant`.
+    pub fn has_access(&self, tenant: &str) -> bool {
+        self.tenant == tenant || self.tenants.iter().any(|t| t == tenant)
+    }
+}
+
+/// `m/<tenant>/<principal>`: an account's access to one tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipDoc {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    /// Random id of this membership, new each time access is granted (cache key with the
+    /// version, which restarts when a key is deleted and written again).
+    pub mid: String,
+    pub uid: String,
+    pub principal: String,
+    pub tenant: String,
+    pub kind: AccountKind,
+    /// Whether `tenant` owns the account.
+    pub owned: bool,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    /// Groups other than `everyone`, which every member belongs to implicitly.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub created_at: i64,
+}
+
+/// `k/<token_id>`: a token's metadata and the hash of its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenDoc {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub token_id: String,
+    pub uid: String,
+    pub principal: String,
+    /// Owner tenant of the account.
+    pub tenant: String,
+    pub name: String,
+    /// Hex SHA-256 or HMAC-SHA-256 of the secret part.
+    pub hash: Hidden,
+    pub created_at: i64,
+    pub created_by: String,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    #[serde(default)]
+    pub scopes: Option<Vec<Scope>>,
+}
+
+/// Key of a tenant document.
+pub fn tenant_key(tenant: &str) -> String {
+    format!("t/{tenant}")
+}
+/// Key of an account document.
+pub fn account_key(principal: &str) -> String {
+    format!("a/{principal}")
+}
+/// Key of a membership document.
+pub fn membership_key(tenant: &str, principal: &str) -> String {
+    format!("m/{tenant}/{principal}")
+}
+/// Prefix of a tenant's memberships.
+pub fn membership_prefix(tenant: &str) -> String {
+    format!("m/{tenant}/")
+}
+/// Key of a token document.
+pub fn token_key(token_id: &str) -> String {
+    format!("k/{token_id}")
+}
+/// Prefix of a tenant's audit events.
+pub fn event_prefix(tenant: &str) -> String {
+    format!("e/{tenant}/")
+}

@@ -1,0 +1,260 @@
+//! The engine: options, the compiled-policy cache, and dispatch of a [`Call`] to its
+//! operation.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::audit::AuditEvent;
+use crate::authz::compiled::Cache;
+use crate::call::{Answer, Call, Request};
+use crate::error::{Error, Result};
+use crate::op::{Env, Op, Step};
+use crate::store::Store;
+use crate::{accounts, dataplane, tenancy, tokens};
+
+/// Engine options (API.md "Engine").
+#[derive(Clone)]
+pub struct Options {
+    /// Domain of service-account principals: `<name>@<tenant>.sa.<domain>` (R-02).
+    pub domain: String,
+    /// Token prefix, `^[a-z]{2,8}$` (R-20).
+    pub token_prefix: String,
+    /// When set, token hashes are HMAC-SHA-256 under it (R-21).
+    pub pepper: Option<Vec<u8>>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            domain: "keyward.local".into(),
+            token_prefix: "kw".into(),
+            pepper: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("domain", &self.domain)
+            .field("token_prefix", &self.token_prefix)
+            .field("pepper", &self.pepper.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// What operations share: options and the cache.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub options: Options,
+    cache: Mutex<Cache>,
+}
+
+impl Inner {
+    pub fn cache(&self) -> MutexGuard<'_, Cache> {
+        // The cache is only ever replaced whole under the lock; a poisoned one is still valid.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A Keyward engine. Cheap to clone; clones share the compiled-policy cache. Holds no data:
+/// every call reads and writes the host's store.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+fn check_domain(domain: &str) -> Result<()> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if domain.len() <= 200 && domain.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(Error::invalid("domain", "must be a lower-case DNS name"))
+    }
+}
+
+impl Engine {
+    /// A new engine; checks the options.
+    pub fn new(options: Options) -> Result<Engine> {
+        check_domain(&options.domain)?;
+        crate::tokens::format::check_prefix(&options.token_prefix)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                options,
+                cache: Mutex::new(Cache::default()),
+            }),
+        })
+    }
+
+    /// The options the engine was made with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Starts an operation; drive the returned [`Op`] to completion.
+    pub fn start(&self, call: Call, env: Env) -> Op {
+        let inner = Arc::clone(&self.inner);
+        macro_rules! op {
+            ($args:ident, $f:path, $answer:ident) => {
+                Op::new(inner, env, move |cx| async move {
+                    $f(&cx, $args).await.map(Answer::$answer)
+                })
+            };
+        }
+        match call {
+            Call::CreateTenant(a) => op!(a, tenancy::tenants::create_tenant, Tenant),
+            Call::GetTenant(a) => op!(a, tenancy::tenants::get_tenant, Tenant),
+            Call::UpdateTenantSettings(a) => {
+                op!(a, tenancy::tenants::update_tenant_settings, Tenant)
+            }
+            Call::DefineRole(a) => op!(a, tenancy::roles::define_role, Role),
+            Call::DeleteRole(a) => op!(a, tenancy::roles::delete_role, Nothing),
+            Call::CreateGroup(a) => op!(a, tenancy::groups::create_group, Group),
+            Call::DeleteGroup(a) => op!(a, tenancy::groups::delete_group, Nothing),
+            Call::AddGroupMember(a) => op!(a, tenancy::groups::add_group_member, Group),
+            Call::RemoveGroupMember(a) => op!(a, tenancy::groups::remove_group_member, Group),
+            Call::GrantGroupPermissions(a) => {
+                op!(a, tenancy::groups::grant_group_permissions, Group)
+            }
+            Call::RevokeGroupPermissions(a) => {
+                op!(a, tenancy::groups::revoke_group_permissions, Group)
+            }
+            Call::CreateUser(a) => op!(a, accounts::create::create_user, Account),
+            Call::CreateServiceAccount(a) => {
+                op!(a, accounts::create::create_service_account, Account)
+            }
+            Call::GetAccount(a) => op!(a, accounts::read::get_account, Account),
+            Call::ListAccounts(a) => op!(a, accounts::read::list_accounts, AccountPage),
+            Call::UpdateServiceAccount(a) => {
+                op!(a, accounts::lifecycle::update_service_account, Account)
+            }
+            Call::SetRole(a) => op!(a, accounts::access::set_role, Account),
+            Call::GrantPermissions(a) => op!(a, accounts::access::grant_permissions, Account),
+            Call::RevokePermissions(a) => op!(a, accounts::access::revoke_permissions, Account),
+            Call::GrantAccess(a) => op!(a, accounts::access::grant_access, Account),
+            Call::RemoveAccess(a) => op!(a, accounts::access::remove_access, Nothing),
+            Call::DisableAccount(a) => op!(a, accounts::lifecycle::disable_account, Account),
+            Call::EnableAccount(a) => op!(a, accounts::lifecycle::enable_account, Account),
+            Call::RevokeAccount(a) => op!(a, accounts::lifecycle::revoke_account, Account),
+            Call::DeleteAccount(a) => op!(a, accounts::lifecycle::delete_account, Nothing),
+            Call::CreateToken(a) => op!(a, tokens::ops::create_token, TokenCreated),
+            Call::ListTokens(a) => op!(a, tokens::ops::list_tokens, Tokens),
+            Call::RenameToken(a) => op!(a, tokens::ops::rename_token, TokenInfo),
+            Call::RevokeToken(a) => op!(a, tokens::ops::revoke_token, TokenInfo),
+            Call::RotateToken(a) => op!(a, tokens::ops::rotate_token, TokenCreated),
+            Call::Authenticate(a) => op!(a, dataplane::authenticate, Identity),
+            Call::Authorize(a) => op!(a, dataplane::authorize, Decision),
+            Call::Verify(a) => op!(a, dataplane::verify, Decision),
+            Call::EffectivePermissions(a) => op!(a, dataplane::effective_permissions, Effective),
+        }
+    }
+
+    /// Runs an operation to completion against a synchronous store (the sync driver). Returns
+    /// the answer and the events for the host's audit callback (R-80).
+    pub fn run<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        call: Call,
+        env: Env,
+    ) -> (Result<Answer>, Vec<AuditEvent>) {
+        let mut op = self.start(call, env);
+        let answer = loop {
+            match op.step() {
+                Step::Need(requests) => {
+                    op.provide(requests.iter().map(|r| r.run_on(store)).collect())
+                }
+                Step::Done(answer) => break answer,
+            }
+        };
+        (answer, op.take_events())
+    }
+}
+
+/// A host's environment for the synchronous API: where time and randomness come from.
+pub trait Environment {
+    /// Milliseconds since the epoch (R-93).
+    fn now(&self) -> i64;
+    /// 32 fresh bytes from a CSPRNG.
+    fn seed(&self) -> [u8; 32];
+}
+
+type AuditCallback = Box<dyn Fn(&AuditEvent) + Send + Sync>;
+
+/// The synchronous, typed API over a [`Store`]: an engine, its store, the host's environment
+/// and an optional audit callback.
+///
+/// ```
+/// use keyward_core::{Keyward, MemoryStore, Environment, CreateTenant};
+/// struct Fixed;
+/// impl Environment for Fixed {
+///     fn now(&self) -> i64 { 1_700_000_000_000 }
+///     fn seed(&self) -> [u8; 32] { [42; 32] } // tests only: use getrandom in real hosts
+/// }
+/// let kw = Keyward::new(Default::default(), MemoryStore::new(), Fixed).unwrap();
+/// let tenant = kw.run(CreateTenant { tenant: "acme".into(), admin: "root@acme.test".into(),
+///                                    name: None, settings: None }).unwrap();
+/// assert_eq!(tenant.settings.default_token_ttl_days, 365);
+/// ```
+pub struct Keyward<S: Store, E: Environment> {
+    engine: Engine,
+    store: S,
+    env: E,
+    audit: Option<AuditCallback>,
+}
+
+impl<S: Store, E: Environment> Keyward<S, E> {
+    /// A new engine over `store`, taking time and randomness from `env`.
+    pub fn new(options: Options, store: S, env: E) -> Result<Keyward<S, E>> {
+        Ok(Keyward {
+            engine: Engine::new(options)?,
+            store,
+            env,
+            audit: None,
+        })
+    }
+
+    /// Hands every event to `callback` (R-80). A callback cannot change an outcome.
+    pub fn with_audit(mut self, callback: impl Fn(&AuditEvent) + Send + Sync + 'static) -> Self {
+        self.audit = Some(Box::new(callback));
+        self
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &E {
+        &self.env
+    }
+
+    /// Runs an operation given as data.
+    pub fn call(&self, call: Call) -> Result<Answer> {
+        let env = Env {
+            now: self.env.now(),
+            seed: self.env.seed(),
+        };
+        let (answer, events) = self.engine.run(&self.store, call, env);
+        if let Some(callback) = &self.audit {
+            events.iter().for_each(callback);
+        }
+        answer
+    }
+
+    /// Runs a typed operation.
+    pub fn run<R: Request>(&self, request: R) -> Result<R::Output> {
+        R::from_answer(self.call(request.into_call())?)
+    }
+}

@@ -1,0 +1,310 @@
+//! Groups and their policies. Membership is kept on the account's
+//! membership document (`groups`), so one write adds or removes it; `everyone` holds every
+//! account with access to the tenant implicitly.
+
+use serde_json::Value;
+
+use crate::audit::details;
+use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::pattern::Grant;
+use crate::call::{
+    AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember,
+    RevokeGroupPermissions,
+};
+use crate::docs::{membership_key, tenant_key, GroupDef, MembershipDoc, TenantDoc};
+use crate::error::{Error, Result};
+use crate::op::Cx;
+use crate::records::Group;
+use crate::tenancy::memberships;
+use crate::validate;
+
+/// The group every account with access belongs to.
+pub const EVERYONE: &str = "everyone";
+
+/// The group record, with its members read from the tenant's memberships.
+pub(crate) async fn group_record(cx: &Cx, doc: &TenantDoc, group: &str) -> Result<Group> {
+    let def = doc.groups.get(group).cloned().unwrap_or_default();
+    let members = memberships(cx, &doc.tenant)
+        .await?
+        .into_iter()
+        .filter(|m| group == EVERYONE || m.value.groups.iter().any(|g| g == group))
+        .map(|m| m.value.principal)
+        .collect();
+    Ok(Group {
+        tenant: doc.tenant.clone(),
+        group: group.to_owned(),
+        roles: def.roles,
+        grants: def.grants,
+        members,
+    })
+}
+
+fn existing<'a>(doc: &'a mut TenantDoc, group: &str) -> Result<&'a mut GroupDef> {
+    let tenant = doc.tenant.clone();
+    doc.groups
+        .get_mut(group)
+        .ok_or_else(|| Error::not_found(format!("group `{group}` in tenant `{tenant}`")))
+}
+
+/// Creates a group with roles and grants, all of which the actor must hold.
+pub(crate) async fn create_group(cx: &Cx, a: CreateGroup) -> Result<Group> {
+    validate::role_or_group_name(&a.group, "group")?;
+    let target = format!("group:{}", a.group);
+    for _ in 0..MAX_ATTEMPTS {
+        let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+        scope
+            .require(cx, "groups", "write", "group.create", &target)
+            .await?;
+        if scope.tenant.value.groups.contains_key(&a.group) {
+            return Err(Error::exists(format!(
+                "group `{}` in tenant `{}`",
+                a.group, a.tenant
+            )));
+        }
+        let mut given: Vec<Grant> = a.grants.clone();
+        for role in &a.roles {
+            given.extend(scope.role_grants(role)?);
+        }
+        scope
+            .require_covers(cx, &given, "group.create", &target)
+            .await?;
+        let mut doc = scope.tenant.value.clone();
+        let mut roles = a.roles.clone();
+        roles.dedup();
+        doc.groups.insert(
+            a.group.clone(),
+            GroupDef {
+                roles,
+                grants: a.grants.clone(),
+            },
+        );
+        if cx
+            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        cx.record(
+            &a.tenant,
+            scope.actor.actor_ref(),
+            "group.create",
+            &target,
+            Ok(()),
+            Default::default(),
+        )
+        .await?;
+        return group_record(cx, &doc, &a.group).await;
+    }
+    Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
+
+/// Deletes a group: first every membership that names it (the records that grant), then the
+/// group itself, so a group re-created under the same name starts empty.
+pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
+    validate::role_or_group_name(&a.group, "group")?;
+    if a.group == EVERYONE {
+        return Err(Error::invalid(
+            "group",
+            "`everyone` is built in and cannot be deleted",
+        ));
+    }
+    let target = format!("group:{}", a.group);
+    for _ in 0..MAX_ATTEMPTS {
+        let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+        scope
+            .require(cx, "groups", "write", "group.delete", &target)
+            .await?;
+        let mut doc = scope.tenant.value.clone();
+        existing(&mut doc, &a.group)?;
+        for m in memberships(cx, &a.tenant).await? {
+            if m.value.groups.contains(&a.group) {
+                update_membership(cx, &a.tenant, &m.value.principal, |m| {
+                    m.groups.retain(|g| g != &a.group);
+                    Ok(())
+                })
+                .await?;
+            }
+        }
+        doc.groups.remove(&a.group);
+        if cx
+            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        cx.record(
+            &a.tenant,
+            scope.actor.actor_ref(),
+            "group.delete",
+            &target,
+            Ok(()),
+            Default::default(),
+        )
+        .await?;
+        return Ok(());
+    }
+    Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
+
+/// Read-modify-write of one membership with retry; `not_found` when the account has no
+/// access to the tenant.
+pub(crate) async fn update_membership(
+    cx: &Cx,
+    tenant: &str,
+    principal: &str,
+    mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
+) -> Result<MembershipDoc> {
+    let key = membership_key(tenant, principal);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(doc) = cx.doc::<MembershipDoc>(&key).await? else {
+            return Err(Error::not_found(format!(
+                "account `{principal}` in tenant `{tenant}`"
+            )));
+        };
+        let mut next = doc.value.clone();
+        change(&mut next)?;
+        if cx.put(&key, &next, Some(doc.version)).await?.is_some() {
+            return Ok(next);
+        }
+    }
+    Err(conflict(&format!(
+        "access of `{principal}` to tenant `{tenant}`"
+    )))
+}
+
+async fn member_change(
+    cx: &Cx,
+    scope: &TenantScope,
+    group: &str,
+    principal: &str,
+    add: bool,
+) -> Result<()> {
+    let action = if add {
+        "group.add_member"
+    } else {
+        "group.remove_member"
+    };
+    crate::authz::admin::account(cx, principal).await?;
+    update_membership(cx, scope.id(), principal, |m| {
+        if add {
+            if !m.groups.iter().any(|g| g == group) {
+                m.groups.push(group.to_owned());
+                m.groups.sort();
+            }
+        } else {
+            m.groups.retain(|g| g != group);
+        }
+        Ok(())
+    })
+    .await?;
+    let d = details([("group", Value::String(group.to_owned()))]);
+    cx.record(
+        scope.id(),
+        scope.actor.actor_ref(),
+        action,
+        principal,
+        Ok(()),
+        d,
+    )
+    .await
+}
+
+/// Adds an account with access to the tenant to a group; the actor must hold what the group
+/// gives. `everyone` is implicit: `invalid_argument`.
+pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group> {
+    validate::role_or_group_name(&a.group, "group")?;
+    if a.group == EVERYONE {
+        return Err(Error::invalid(
+            "group",
+            "every account with access is a member of `everyone`",
+        ));
+    }
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "groups", "write", "group.add_member", &a.principal)
+        .await?;
+    let grants = scope.group_grants(&a.group)?;
+    scope
+        .require_covers(cx, &grants, "group.add_member", &a.principal)
+        .await?;
+    member_change(cx, &scope, &a.group, &a.principal, true).await?;
+    group_record(cx, &scope.tenant.value, &a.group).await
+}
+
+/// Removes an account from a group; never from `everyone`.
+pub(crate) async fn remove_group_member(cx: &Cx, a: RemoveGroupMember) -> Result<Group> {
+    validate::role_or_group_name(&a.group, "group")?;
+    if a.group == EVERYONE {
+        return Err(Error::invalid(
+            "group",
+            "no account can be removed from `everyone`",
+        ));
+    }
+    let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope
+        .require(cx, "groups", "write", "group.remove_member", &a.principal)
+        .await?;
+    scope.group_grants(&a.group)?;
+    member_change(cx, &scope, &a.group, &a.principal, false).await?;
+    group_record(cx, &scope.tenant.value, &a.group).await
+}
+
+async fn change_group_grants(
+    cx: &Cx,
+    actor: &str,
+    tenant: &str,
+    group: &str,
+    grants: &[Grant],
+    add: bool,
+) -> Result<Group> {
+    validate::role_or_group_name(group, "group")?;
+    let (action, target) = (
+        if add { "group.grant" } else { "group.revoke" },
+        format!("group:{group}"),
+    );
+    for _ in 0..MAX_ATTEMPTS {
+        let scope = load_scope(cx, actor, tenant).await?;
+        scope
+            .require(cx, "groups", "write", action, &target)
+            .await?;
+        if add {
+            scope.require_covers(cx, grants, action, &target).await?;
+        }
+        let mut doc = scope.tenant.value.clone();
+        let def = existing(&mut doc, group)?;
+        for g in grants {
+            if add && !def.grants.contains(g) {
+                def.grants.push(g.clone());
+            } else if !add {
+                def.grants.retain(|x| x != g);
+            }
+        }
+        if cx
+            .put(&tenant_key(tenant), &doc, Some(scope.tenant.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        let d = details([(
+            "grants",
+            serde_json::to_value(grants).unwrap_or(Value::Null),
+        )]);
+        cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d)
+            .await?;
+        return group_record(cx, &doc, group).await;
+    }
+    Err(conflict(&format!("tenant `{tenant}`")))
+}
+
+/// Gives a group grants ("policies", R-43); the actor must hold them.
+pub(crate) async fn grant_group_permissions(cx: &Cx, a: GrantGroupPermissions) -> Result<Group> {
+    change_group_grants(cx, &a.actor, &a.tenant, &a.group, &a.grants, true).await
+}
+
+/// Takes grants from a group; grants it does not have are ignored.
+pub(crate) async fn revoke_group_permissions(cx: &Cx, a: RevokeGroupPermissions) -> Result<Group> {
+    change_group_grants(cx, &a.actor, &a.tenant, &a.group, &a.grants, false).await
+}

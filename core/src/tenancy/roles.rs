@@ -1,0 +1,132 @@
+//! `define_role`, `delete_role`.
+
+use serde_json::Value;
+
+use crate::audit::details;
+use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
+use crate::authz::compiled::builtin_role;
+use crate::call::{DefineRole, DeleteRole};
+use crate::docs::tenant_key;
+use crate::error::{Error, Result};
+use crate::op::Cx;
+use crate::records::Role;
+use crate::tenancy::memberships;
+use crate::validate;
+
+fn custom_name(role: &str) -> Result<()> {
+    validate::role_or_group_name(role, "role")?;
+    if builtin_role(role).is_some() {
+        return Err(Error::invalid(
+            "role",
+            format!("`{role}` is a built-in role and cannot be changed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates or replaces a custom role; every grant must be held by the actor.
+pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
+    custom_name(&a.role)?;
+    let target = format!("role:{}", a.role);
+    for _ in 0..MAX_ATTEMPTS {
+        let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+        scope
+            .require(cx, "roles", "write", "role.define", &target)
+            .await?;
+        scope
+            .require_covers(cx, &a.grants, "role.define", &target)
+            .await?;
+        let mut doc = scope.tenant.value.clone();
+        let replaced = doc.roles.insert(a.role.clone(), a.grants.clone()).is_some();
+        if cx
+            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        let d = details([
+            (
+                "grants",
+                serde_json::to_value(&a.grants).unwrap_or(Value::Null),
+            ),
+            ("replaced", Value::Bool(replaced)),
+        ]);
+        cx.record(
+            &a.tenant,
+            scope.actor.actor_ref(),
+            "role.define",
+            &target,
+            Ok(()),
+            d,
+        )
+        .await?;
+        return Ok(Role {
+            tenant: a.tenant,
+            role: a.role,
+            grants: a.grants,
+            builtin: false,
+        });
+    }
+    Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
+
+/// Deletes a custom role; one still used by an account, a group or the tenant's
+/// `default_service_account_role` is `failed_precondition`.
+pub(crate) async fn delete_role(cx: &Cx, a: DeleteRole) -> Result<()> {
+    custom_name(&a.role)?;
+    let target = format!("role:{}", a.role);
+    for _ in 0..MAX_ATTEMPTS {
+        let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+        scope
+            .require(cx, "roles", "write", "role.delete", &target)
+            .await?;
+        let mut doc = scope.tenant.value.clone();
+        if !doc.roles.contains_key(&a.role) {
+            return Err(Error::not_found(format!(
+                "role `{}` in tenant `{}`",
+                a.role, a.tenant
+            )));
+        }
+        let in_group = doc
+            .groups
+            .iter()
+            .find(|(_, g)| g.roles.contains(&a.role))
+            .map(|(n, _)| format!("group `{n}`"));
+        let as_default = (doc.settings.default_service_account_role.as_deref()
+            == Some(a.role.as_str()))
+        .then(|| "the tenant's default_service_account_role".to_owned());
+        let held = memberships(cx, &a.tenant)
+            .await?
+            .into_iter()
+            .find(|m| m.value.role.as_deref() == Some(a.role.as_str()));
+        if let Some(user) = in_group
+            .or(as_default)
+            .or(held.map(|m| format!("`{}`", m.value.principal)))
+        {
+            return Err(Error::precondition(format!(
+                "role `{}` is still used by {user}",
+                a.role
+            )));
+        }
+        doc.roles.remove(&a.role);
+        if cx
+            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        cx.record(
+            &a.tenant,
+            scope.actor.actor_ref(),
+            "role.delete",
+            &target,
+            Ok(()),
+            Default::default(),
+        )
+        .await?;
+        return Ok(());
+    }
+    Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
