@@ -28,11 +28,7 @@ pub struct ActorRef {
 impl ActorRef {
     /// The bootstrap actor of `create_tenant`.
     pub fn system() -> ActorRef {
-        ActorRef {
-            principal: "system".into(),
-            kind: "system".into(),
-            status: "active".into(),
-        }
+        ActorRef { principal: "system".into(), kind: "system".into(), status: "active".into() }
     }
 
     /// An account as actor.
@@ -46,11 +42,7 @@ impl ActorRef {
 
     /// A principal that names no account.
     pub fn unknown(principal: &str) -> ActorRef {
-        ActorRef {
-            principal: principal.to_owned(),
-            kind: AccountKind::User.as_str().into(),
-            status: "unknown".into(),
-        }
+        ActorRef { principal: principal.to_owned(), kind: AccountKind::User.as_str().into(), status: "unknown".into() }
     }
 }
 
@@ -88,19 +80,13 @@ const MAX_ATTEMPTS: usize = 5;
 
 fn event_key(prefix: &str, time: i64, seq: u64) -> String {
     let inverted_time = i64::MAX.saturating_sub(time.max(0));
-    format!(
-        "{prefix}{inverted_time:019}.{:010}",
-        9_999_999_999u64.saturating_sub(seq)
-    )
+    format!("{prefix}{inverted_time:019}.{:010}", 9_999_999_999u64.saturating_sub(seq))
 }
 
 fn key_parts(prefix: &str, key: &str) -> Option<(i64, u64)> {
     let rest = key.strip_prefix(prefix)?;
     let (t, s) = rest.split_once('.')?;
-    Some((
-        i64::MAX - t.parse::<i64>().ok()?,
-        9_999_999_999u64.checked_sub(s.parse::<u64>().ok()?)?,
-    ))
+    Some((i64::MAX - t.parse::<i64>().ok()?, 9_999_999_999u64.checked_sub(s.parse::<u64>().ok()?)?))
 }
 
 /// Builds the details map from pairs.
@@ -119,18 +105,13 @@ impl Cx {
                 _ => 0,
             };
             let key = event_key(&prefix, event.time, seq);
-            let stored = StoredEvent {
-                schema: crate::docs::SCHEMA,
-                event: event.clone(),
-            };
+            let stored = StoredEvent { schema: crate::docs::SCHEMA, event: event.clone() };
             if self.put(&key, &stored, None).await?.is_some() {
                 self.emit(event);
                 return Ok(());
             }
         }
-        Err(Error::Conflict {
-            message: format!("audit log of tenant `{tenant}`"),
-        })
+        Err(Error::Conflict { message: format!("audit log of tenant `{tenant}`") })
     }
 
     /// Builds and stores an event of this operation's time.
@@ -146,9 +127,7 @@ impl Cx {
     ) -> Result<()> {
         let (outcome, reason) = match outcome {
             Ok(()) => ("ok", None),
-            Err(e @ (Error::Forbidden { .. } | Error::NotOwner { .. })) => {
-                ("denied", Some(e.code().to_owned()))
-            }
+            Err(e @ (Error::Forbidden { .. } | Error::NotOwner { .. })) => ("denied", Some(e.code().to_owned())),
             Err(e) => ("error", Some(e.code().to_owned())),
         };
         let event = AuditEvent {
@@ -175,10 +154,7 @@ mod tests {
         let a = event_key(p, 1_000, 0);
         let b = event_key(p, 1_000, 1);
         let c = event_key(p, 2_000, 0);
-        assert!(
-            c < b && b < a,
-            "later time first, then later sequence first"
-        );
+        assert!(c < b && b < a, "later time first, then later sequence first");
         assert_eq!(key_parts(p, &b), Some((1_000, 1)));
     }
 }

@@ -220,19 +220,11 @@ impl Call {
     /// a missing or unknown argument, or a value of the wrong shape is `invalid_argument`
     /// naming the argument.
     pub fn from_json(value: Value) -> Result<Call> {
-        let op = value
-            .get("op")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let op = value.get("op").and_then(Value::as_str).unwrap_or_default().to_owned();
         serde_path_to_error::deserialize::<_, Call>(value).map_err(|e| {
             let path = e.path().to_string();
             let field = path.strip_prefix("args.").unwrap_or(&path);
-            let field = field
-                .split(['.', '['])
-                .next()
-                .filter(|f| !f.is_empty() && *f != "?")
-                .unwrap_or("args");
+            let field = field.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?").unwrap_or("args");
             let message = e.into_inner().to_string();
             let field = match unknown_or_missing(&message) {
                 Some(name) => name,
@@ -245,8 +237,6 @@ impl Call {
 }
 
 fn unknown_or_missing(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("missing field `"))?;
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
     Some(rest.split('`').next()?.to_owned())
 }

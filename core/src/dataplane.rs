@@ -7,10 +7,7 @@ use serde_json::Value;
 use crate::audit::{details, ActorRef, AuditEvent};
 use crate::authz::pattern::{check_requested_resource, parse_requested_permission, Scope};
 use crate::call::{Authenticate, Authorize, EffectivePermissions, IdentityRef, Subject, Verify};
-use crate::docs::{
-    account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc,
-    TokenDoc,
-};
+use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc, TokenDoc};
 use crate::error::{Error, Result};
 use crate::op::{parse, to_json, Cx, Doc};
 use crate::records::{AccountKind, Channel, Decision, EffectiveGrant, Identity, Matched, Status};
@@ -36,23 +33,11 @@ struct Failed {
 }
 
 fn fail(error: Error) -> Failed {
-    Failed {
-        error,
-        account: None,
-    }
+    Failed { error, account: None }
 }
 
-fn doc_of<T: serde::de::DeserializeOwned>(
-    key: &str,
-    v: Option<Versioned>,
-) -> Result<Option<Doc<T>>> {
-    v.map(|v| {
-        Ok(Doc {
-            value: parse::<T>(key, &v.value)?,
-            version: v.version,
-        })
-    })
-    .transpose()
+fn doc_of<T: serde::de::DeserializeOwned>(key: &str, v: Option<Versioned>) -> Result<Option<Doc<T>>> {
+    v.map(|v| Ok(Doc { value: parse::<T>(key, &v.value)?, version: v.version })).transpose()
 }
 
 /// Checks a presented token in the order of R-12..R-13 and: the secret first
@@ -70,12 +55,7 @@ async fn check_token(
     };
     let computed = format::hash_secret(parsed.secret, options.pepper.as_deref());
     let t_key = token_key(parsed.id);
-    let raw = cx
-        .get_many(std::slice::from_ref(&t_key))
-        .await?
-        .into_iter()
-        .next()
-        .flatten();
+    let raw = cx.get_many(std::slice::from_ref(&t_key)).await?.into_iter().next().flatten();
     let stored = doc_of::<TokenDoc>(&t_key, raw)?;
     // Compare even when the id is unknown, so timing does not tell the two apart.
     let reference = stored.as_ref().map_or("", |t| t.value.hash.0.as_str());
@@ -101,10 +81,7 @@ async fn check_token(
         None => None,
     };
     // A token whose account is gone, or re-created under its name, is nobody's.
-    let Some(account) = account
-        .map(|a| a.value)
-        .filter(|a| a.uid == token_doc.value.uid && !a.deleting)
-    else {
+    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting) else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
     let t = &token_doc.value;
@@ -116,17 +93,9 @@ async fn check_token(
         status_error(account.status).or_else(|| channel_error(account.kind, channel))
     };
     if let Some(error) = error {
-        return Ok(Err(Failed {
-            error,
-            account: Some(account),
-        }));
+        return Ok(Err(Failed { error, account: Some(account) }));
     }
-    Ok(Ok(Checked {
-        token: token_doc,
-        account,
-        tenant: tenant_doc,
-        membership,
-    }))
+    Ok(Ok(Checked { token: token_doc, account, tenant: tenant_doc, membership }))
 }
 
 fn status_error(status: Status) -> Option<Error> {
@@ -149,21 +118,14 @@ pub(crate) fn requires_second_factor(account: &AccountDoc, channel: Channel) -> 
 
 /// Stamps `last_used_at` at most once a minute; any failure is ignored.
 async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
-    let due = token
-        .value
-        .last_used_at
-        .is_none_or(|at| cx.now.saturating_sub(at) >= LAST_USE_RESOLUTION_MS);
+    let due = token.value.last_used_at.is_none_or(|at| cx.now.saturating_sub(at) >= LAST_USE_RESOLUTION_MS);
     if !due {
         return;
     }
     let mut next = token.value.clone();
     next.last_used_at = Some(cx.now);
     let Ok(value) = to_json(&next) else { return };
-    let request = StoreRequest::Put {
-        key: token_key(&next.token_id),
-        value,
-        expected_version: Some(token.version),
-    };
+    let request = StoreRequest::Put { key: token_key(&next.token_id), value, expected_version: Some(token.version) };
     // A lost race or a failing store leaves the stamp for the next use; the decision stands.
     let _ = cx.exchange(vec![request]).await;
 }
@@ -217,33 +179,13 @@ pub(crate) async fn authenticate(cx: &Cx, a: Authenticate) -> Result<Identity> {
     match check_token(cx, &a.token, a.channel, None).await? {
         Err(failed) => {
             let owner = failed.account.as_ref().map(|acc| acc.tenant.as_str());
-            emit(
-                cx,
-                owner,
-                failed.account.as_ref(),
-                "auth.authenticate",
-                target,
-                Some(failed.error.code()),
-                d(),
-            );
+            emit(cx, owner, failed.account.as_ref(), "auth.authenticate", target, Some(failed.error.code()), d());
             Err(failed.error)
         }
         Ok(checked) => {
             stamp_last_use(cx, &checked.token).await;
-            emit(
-                cx,
-                Some(&checked.account.tenant),
-                Some(&checked.account),
-                "auth.authenticate",
-                target,
-                None,
-                d(),
-            );
-            Ok(identity(
-                &checked.account,
-                Some(&checked.token.value),
-                a.channel,
-            ))
+            emit(cx, Some(&checked.account.tenant), Some(&checked.account), "auth.authenticate", target, None, d());
+            Ok(identity(&checked.account, Some(&checked.token.value), a.channel))
         }
     }
 }
@@ -259,11 +201,7 @@ fn asked<'a>(tenant: &str, permission: &'a str, resource: &'a str) -> Result<Ask
     validate::tenant_id(tenant)?;
     let (kind, action) = parse_requested_permission(permission)?;
     check_requested_resource(resource)?;
-    Ok(Asked {
-        kind,
-        action,
-        resource,
-    })
+    Ok(Asked { kind, action, resource })
 }
 
 fn denied(reason: &Error, principal: Option<&str>) -> Decision {
@@ -295,17 +233,13 @@ fn decide(
     let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
         return forbidden();
     };
-    let rights = cx
-        .engine
-        .cache()
-        .rights(&t.value, t.version, &m.value, m.version);
+    let rights = cx.engine.cache().rights(&t.value, t.version, &m.value, m.version);
     let Some((grant, source)) = rights.check(q.kind, q.action, q.resource) else {
         return forbidden();
     };
     if let Some(scopes) = scopes {
         let in_scope = scopes.iter().any(|s| {
-            s.tenant.as_deref().is_none_or(|st| st == tenant_id)
-                && s.grant.matches(q.kind, q.action, q.resource)
+            s.tenant.as_deref().is_none_or(|st| st == tenant_id) && s.grant.matches(q.kind, q.action, q.resource)
         });
         if !in_scope {
             return forbidden();
@@ -325,10 +259,7 @@ fn decide(
 
 fn decision_details(q: &Asked<'_>, channel: Option<Channel>) -> serde_json::Map<String, Value> {
     let mut d = details([
-        (
-            "permission",
-            Value::String(format!("{}:{}", q.kind, q.action)),
-        ),
+        ("permission", Value::String(format!("{}:{}", q.kind, q.action))),
         ("resource", Value::String(q.resource.to_owned())),
     ]);
     if let Some(c) = channel {
@@ -346,15 +277,7 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
     match check_token(cx, &a.token, a.channel, Some(&a.tenant)).await? {
         Err(failed) => {
             let principal = failed.account.as_ref().map(|acc| acc.principal.as_str());
-            emit(
-                cx,
-                Some(&a.tenant),
-                failed.account.as_ref(),
-                "auth.verify",
-                target,
-                Some(failed.error.code()),
-                d,
-            );
+            emit(cx, Some(&a.tenant), failed.account.as_ref(), "auth.verify", target, Some(failed.error.code()), d);
             Ok(denied(&failed.error, principal))
         }
         Ok(checked) => {
@@ -369,15 +292,7 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
             );
             stamp_last_use(cx, &checked.token).await;
             let reason = (!decision.allowed).then_some(decision.reason.as_str());
-            emit(
-                cx,
-                Some(&a.tenant),
-                Some(&checked.account),
-                "auth.verify",
-                target,
-                reason,
-                d,
-            );
+            emit(cx, Some(&a.tenant), Some(&checked.account), "auth.verify", target, reason, d);
             Ok(decision)
         }
     }
@@ -389,32 +304,18 @@ async fn load_subject(
     cx: &Cx,
     subject: &Subject,
     tenant: &str,
-) -> Result<
-    Option<(
-        AccountDoc,
-        Option<Doc<TenantDoc>>,
-        Option<Doc<MembershipDoc>>,
-    )>,
-> {
+) -> Result<Option<(AccountDoc, Option<Doc<TenantDoc>>, Option<Doc<MembershipDoc>>)>> {
     let (principal, uid) = match subject {
         Subject::Principal(p) => (p.as_str(), None),
-        Subject::Identity(IdentityRef { principal, uid, .. }) => {
-            (principal.as_str(), uid.as_deref())
-        }
+        Subject::Identity(IdentityRef { principal, uid, .. }) => (principal.as_str(), uid.as_deref()),
     };
     validate::principal_text(principal)?;
-    let keys = [
-        account_key(principal),
-        tenant_key(tenant),
-        membership_key(tenant, principal),
-    ];
+    let keys = [account_key(principal), tenant_key(tenant), membership_key(tenant, principal)];
     let mut raw = cx.get_many(&keys).await?.into_iter();
     let account = doc_of::<AccountDoc>(&keys[0], raw.next().flatten())?;
     let tenant_doc = doc_of::<TenantDoc>(&keys[1], raw.next().flatten())?;
     let membership = doc_of::<MembershipDoc>(&keys[2], raw.next().flatten())?;
-    let account = account
-        .map(|a| a.value)
-        .filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid));
+    let account = account.map(|a| a.value).filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid));
     Ok(account.map(|a| (a, tenant_doc, membership)))
 }
 
@@ -429,22 +330,12 @@ fn subject_scopes(subject: &Subject) -> Option<&[Scope]> {
 pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
     let d = decision_details(&q, None);
-    let Some((account, tenant, membership)) =
-        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
-    else {
+    let Some((account, tenant, membership)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
         let target = match &a.identity_or_principal {
             Subject::Principal(p) => p.clone(),
             Subject::Identity(i) => i.principal.clone(),
         };
-        emit(
-            cx,
-            Some(&a.tenant),
-            None,
-            "auth.authorize",
-            target,
-            Some("not_found"),
-            d,
-        );
+        emit(cx, Some(&a.tenant), None, "auth.authorize", target, Some("not_found"), d);
         return Ok(denied(&Error::not_found(""), None));
     };
     let decision = match status_error(account.status) {
@@ -460,29 +351,16 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
         ),
     };
     let reason = (!decision.allowed).then_some(decision.reason.as_str());
-    emit(
-        cx,
-        Some(&a.tenant),
-        Some(&account),
-        "auth.authorize",
-        account.principal.clone(),
-        reason,
-        d,
-    );
+    emit(cx, Some(&a.tenant), Some(&account), "auth.authorize", account.principal.clone(), reason, d);
     Ok(decision)
 }
 
 /// What the subject may do in the tenant, with sources, in explanation order; a token's scopes
 /// narrow each grant to its intersection with them. An inactive account, or one without
 /// access to the tenant, may do nothing: `[]`. An unknown principal is `not_found`.
-pub(crate) async fn effective_permissions(
-    cx: &Cx,
-    a: EffectivePermissions,
-) -> Result<Vec<EffectiveGrant>> {
+pub(crate) async fn effective_permissions(cx: &Cx, a: EffectivePermissions) -> Result<Vec<EffectiveGrant>> {
     validate::tenant_id(&a.tenant)?;
-    let Some((account, tenant, membership)) =
-        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
-    else {
+    let Some((account, tenant, membership)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
         return Err(Error::not_found("account"));
     };
     let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
@@ -491,23 +369,14 @@ pub(crate) async fn effective_permissions(
     if account.status != Status::Active {
         return Ok(Vec::new());
     }
-    let rights = cx
-        .engine
-        .cache()
-        .rights(&t.value, t.version, &m.value, m.version);
-    let scopes: Option<Vec<&Scope>> = subject_scopes(&a.identity_or_principal).map(|s| {
-        s.iter()
-            .filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant))
-            .collect()
-    });
+    let rights = cx.engine.cache().rights(&t.value, t.version, &m.value, m.version);
+    let scopes: Option<Vec<&Scope>> = subject_scopes(&a.identity_or_principal)
+        .map(|s| s.iter().filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant)).collect());
     let mut out: Vec<EffectiveGrant> = Vec::new();
     for (grant, source) in rights.entries() {
         let narrowed: Vec<_> = match &scopes {
             None => vec![grant.clone()],
-            Some(scopes) => scopes
-                .iter()
-                .filter_map(|s| grant.intersect(&s.grant))
-                .collect(),
+            Some(scopes) => scopes.iter().filter_map(|s| grant.intersect(&s.grant)).collect(),
         };
         for g in narrowed {
             let line = Matched {

@@ -24,11 +24,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            domain: "keyward.local".into(),
-            token_prefix: "kw".into(),
-            pepper: None,
-        }
+        Options { domain: "keyward.local".into(), token_prefix: "kw".into(), pepper: None }
     }
 }
 
@@ -69,8 +65,7 @@ fn check_domain(domain: &str) -> Result<()> {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     if domain.len() <= 200 && domain.split('.').all(label_ok) {
         Ok(())
@@ -84,12 +79,7 @@ impl Engine {
     pub fn new(options: Options) -> Result<Engine> {
         check_domain(&options.domain)?;
         crate::tokens::format::check_prefix(&options.token_prefix)?;
-        Ok(Engine {
-            inner: Arc::new(Inner {
-                options,
-                cache: Mutex::new(Cache::default()),
-            }),
-        })
+        Ok(Engine { inner: Arc::new(Inner { options, cache: Mutex::new(Cache::default()) }) })
     }
 
     /// The options the engine was made with.
@@ -102,9 +92,7 @@ impl Engine {
         let inner = Arc::clone(&self.inner);
         macro_rules! op {
             ($args:ident, $f:path, $answer:ident) => {
-                Op::new(inner, env, move |cx| async move {
-                    $f(&cx, $args).await.map(Answer::$answer)
-                })
+                Op::new(inner, env, move |cx| async move { $f(&cx, $args).await.map(Answer::$answer) })
             };
         }
         match call {
@@ -157,18 +145,11 @@ impl Engine {
 
     /// Runs an operation to completion against a synchronous store (the sync driver). Returns
     /// the answer and the events for the host's audit callback.
-    pub fn run<S: Store + ?Sized>(
-        &self,
-        store: &S,
-        call: Call,
-        env: Env,
-    ) -> (Result<Answer>, Vec<AuditEvent>) {
+    pub fn run<S: Store + ?Sized>(&self, store: &S, call: Call, env: Env) -> (Result<Answer>, Vec<AuditEvent>) {
         let mut op = self.start(call, env);
         let answer = loop {
             match op.step() {
-                Step::Need(requests) => {
-                    op.provide(requests.iter().map(|r| r.run_on(store)).collect())
-                }
+                Step::Need(requests) => op.provide(requests.iter().map(|r| r.run_on(store)).collect()),
                 Step::Done(answer) => break answer,
             }
         };
@@ -211,12 +192,7 @@ pub struct Keyward<S: Store, E: Environment> {
 impl<S: Store, E: Environment> Keyward<S, E> {
     /// A new engine over `store`, taking time and randomness from `env`.
     pub fn new(options: Options, store: S, env: E) -> Result<Keyward<S, E>> {
-        Ok(Keyward {
-            engine: Engine::new(options)?,
-            store,
-            env,
-            audit: None,
-        })
+        Ok(Keyward { engine: Engine::new(options)?, store, env, audit: None })
     }
 
     /// Hands every event to `callback`. A callback cannot change an outcome.
@@ -242,10 +218,7 @@ impl<S: Store, E: Environment> Keyward<S, E> {
 
     /// Runs an operation given as data.
     pub fn call(&self, call: Call) -> Result<Answer> {
-        let env = Env {
-            now: self.env.now(),
-            seed: self.env.seed(),
-        };
+        let env = Env { now: self.env.now(), seed: self.env.seed() };
         let (answer, events) = self.engine.run(&self.store, call, env);
         if let Some(callback) = &self.audit {
             events.iter().for_each(callback);

@@ -171,10 +171,7 @@ impl Error {
     }
 
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
-        Error::InvalidArgument {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Error::InvalidArgument { field: field.to_owned(), message: message.into() }
     }
     pub(crate) fn not_found(what: impl Into<String>) -> Error {
         Error::NotFound { what: what.into() }
@@ -183,29 +180,19 @@ impl Error {
         Error::AlreadyExists { what: what.into() }
     }
     pub(crate) fn forbidden(message: impl Into<String>) -> Error {
-        Error::Forbidden {
-            message: message.into(),
-        }
+        Error::Forbidden { message: message.into() }
     }
     pub(crate) fn not_owner(message: impl Into<String>) -> Error {
-        Error::NotOwner {
-            message: message.into(),
-        }
+        Error::NotOwner { message: message.into() }
     }
     pub(crate) fn precondition(message: impl Into<String>) -> Error {
-        Error::FailedPrecondition {
-            message: message.into(),
-        }
+        Error::FailedPrecondition { message: message.into() }
     }
     pub(crate) fn quota(message: impl Into<String>) -> Error {
-        Error::QuotaExceeded {
-            message: message.into(),
-        }
+        Error::QuotaExceeded { message: message.into() }
     }
     pub(crate) fn internal(message: impl Into<String>) -> Error {
-        Error::Internal {
-            message: message.into(),
-        }
+        Error::Internal { message: message.into() }
     }
 }
 
@@ -236,13 +223,7 @@ mod tests {
         // SPEC §12: one set of codes in every host.
         let all = [
             (Error::invalid("x", "m"), "invalid_argument"),
-            (
-                Error::InvalidFilter {
-                    position: 3,
-                    message: "m".into(),
-                },
-                "invalid_filter",
-            ),
+            (Error::InvalidFilter { position: 3, message: "m".into() }, "invalid_filter"),
             (Error::InvalidCredentials, "invalid_credentials"),
             (Error::TokenExpired, "token_expired"),
             (Error::TokenRevoked, "token_revoked"),
@@ -253,26 +234,11 @@ mod tests {
             (Error::exists("x"), "already_exists"),
             (Error::forbidden("x"), "forbidden"),
             (Error::not_owner("x"), "not_owner"),
-            (
-                Error::WeakPassword {
-                    rules: vec!["digit".into()],
-                },
-                "weak_password",
-            ),
+            (Error::WeakPassword { rules: vec!["digit".into()] }, "weak_password"),
             (Error::precondition("x"), "failed_precondition"),
             (Error::quota("x"), "quota_exceeded"),
-            (
-                Error::Conflict {
-                    message: "x".into(),
-                },
-                "conflict",
-            ),
-            (
-                Error::StoreError {
-                    message: "x".into(),
-                },
-                "store_error",
-            ),
+            (Error::Conflict { message: "x".into() }, "conflict"),
+            (Error::StoreError { message: "x".into() }, "store_error"),
             (Error::internal("x"), "internal"),
         ];
         for (error, code) in all {
@@ -285,18 +251,10 @@ mod tests {
     fn extra_fields_follow_the_code() {
         let e = Error::invalid("ttl_days", "must be positive");
         assert_eq!(e.field(), Some("ttl_days"));
-        assert_eq!(
-            e.to_string(),
-            "invalid argument `ttl_days`: must be positive"
-        );
-        let f = Error::InvalidFilter {
-            position: 7,
-            message: "expected value".into(),
-        };
+        assert_eq!(e.to_string(), "invalid argument `ttl_days`: must be positive");
+        let f = Error::InvalidFilter { position: 7, message: "expected value".into() };
         assert_eq!(f.position(), Some(7));
-        let w = Error::WeakPassword {
-            rules: vec!["digit".into(), "special".into()],
-        };
+        let w = Error::WeakPassword { rules: vec!["digit".into(), "special".into()] };
         assert_eq!(w.rules().map(<[String]>::len), Some(2));
     }
 }

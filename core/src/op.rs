@@ -55,9 +55,7 @@ pub struct Env {
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The seed determines the secrets an operation creates: never print it.
-        f.debug_struct("Env")
-            .field("now", &self.now)
-            .finish_non_exhaustive()
+        f.debug_struct("Env").field("now", &self.now).finish_non_exhaustive()
     }
 }
 
@@ -84,9 +82,7 @@ pub struct Op {
 
 impl std::fmt::Debug for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Op")
-            .field("done", &self.future.is_none())
-            .finish_non_exhaustive()
+        f.debug_struct("Op").field("done", &self.future.is_none()).finish_non_exhaustive()
     }
 }
 
@@ -116,12 +112,7 @@ impl Op {
             io: Arc::clone(&io),
             events: Arc::clone(&events),
         });
-        Op {
-            future: Some(Box::pin(body(cx))),
-            io,
-            events,
-            awaiting_replies: false,
-        }
+        Op { future: Some(Box::pin(body(cx))), io, events, awaiting_replies: false }
     }
 
     /// Advances the operation until it needs the store or is done.
@@ -214,13 +205,11 @@ fn mismatch() -> Error {
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(key: &str, value: &str) -> Result<T> {
-    serde_json::from_str(value)
-        .map_err(|e| Error::internal(format!("stored document `{key}` is unreadable: {e}")))
+    serde_json::from_str(value).map_err(|e| Error::internal(format!("stored document `{key}` is unreadable: {e}")))
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::internal(format!("cannot encode document: {e}")))
+    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode document: {e}")))
 }
 
 impl Cx {
@@ -230,11 +219,7 @@ impl Cx {
             return Ok(Vec::new());
         }
         let expected = requests.len();
-        let replies = Await {
-            io: &self.io,
-            requests: Some(requests),
-        }
-        .await;
+        let replies = Await { io: &self.io, requests: Some(requests) }.await;
         if replies.len() != expected {
             return Err(Error::internal(format!(
                 "the host answered {} replies to a batch of {expected}",
@@ -246,10 +231,7 @@ impl Cx {
 
     /// Reads several keys in one round.
     pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
-        let requests = keys
-            .iter()
-            .map(|key| StoreRequest::Get { key: key.clone() })
-            .collect();
+        let requests = keys.iter().map(|key| StoreRequest::Get { key: key.clone() }).collect();
         self.exchange(requests)
             .await?
             .into_iter()
@@ -267,10 +249,7 @@ impl Cx {
         keys.iter()
             .zip(raw)
             .map(|(key, entry)| match entry {
-                Some(v) => Ok(Some(Doc {
-                    value: parse(key, &v.value)?,
-                    version: v.version,
-                })),
+                Some(v) => Ok(Some(Doc { value: parse(key, &v.value)?, version: v.version })),
                 None => Ok(None),
             })
             .collect()
@@ -278,26 +257,12 @@ impl Cx {
 
     /// Reads one typed document.
     pub async fn doc<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Doc<T>>> {
-        Ok(self
-            .docs(&[key.to_owned()])
-            .await?
-            .into_iter()
-            .next()
-            .flatten())
+        Ok(self.docs(&[key.to_owned()]).await?.into_iter().next().flatten())
     }
 
     /// Compare-and-set write of one document; `Ok(None)` when the race was lost.
-    pub async fn put<T: Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        expected: Option<u64>,
-    ) -> Result<Option<u64>> {
-        let request = StoreRequest::Put {
-            key: key.to_owned(),
-            value: to_json(value)?,
-            expected_version: expected,
-        };
+    pub async fn put<T: Serialize>(&self, key: &str, value: &T, expected: Option<u64>) -> Result<Option<u64>> {
+        let request = StoreRequest::Put { key: key.to_owned(), value: to_json(value)?, expected_version: expected };
         match self.exchange(vec![request]).await?.into_iter().next() {
             Some(StoreReply::Put { version }) => Ok(version),
             Some(StoreReply::Failed { message }) => Err(store_error(message)),
@@ -307,10 +272,7 @@ impl Cx {
 
     /// Compare-and-set delete; `Ok(false)` when the race was lost.
     pub async fn delete(&self, key: &str, expected: u64) -> Result<bool> {
-        let request = StoreRequest::Delete {
-            key: key.to_owned(),
-            expected_version: expected,
-        };
+        let request = StoreRequest::Delete { key: key.to_owned(), expected_version: expected };
         match self.exchange(vec![request]).await?.into_iter().next() {
             Some(StoreReply::Deleted { ok }) => Ok(ok),
             Some(StoreReply::Failed { message }) => Err(store_error(message)),
@@ -319,25 +281,12 @@ impl Cx {
     }
 
     /// One page of a prefix listing.
-    pub async fn list_page(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Entry>> {
-        let request = StoreRequest::List {
-            prefix: prefix.to_owned(),
-            after: after.map(str::to_owned),
-            limit,
-        };
+    pub async fn list_page(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>> {
+        let request = StoreRequest::List { prefix: prefix.to_owned(), after: after.map(str::to_owned), limit };
         match self.exchange(vec![request]).await?.into_iter().next() {
             Some(StoreReply::Listed { entries }) => {
-                if entries.iter().any(|e| {
-                    !e.key.starts_with(prefix) || after.is_some_and(|a| e.key.as_str() <= a)
-                }) {
-                    return Err(Error::internal(
-                        "the host's list answered keys outside the range asked for",
-                    ));
+                if entries.iter().any(|e| !e.key.starts_with(prefix) || after.is_some_and(|a| e.key.as_str() <= a)) {
+                    return Err(Error::internal("the host's list answered keys outside the range asked for"));
                 }
                 Ok(entries)
             }

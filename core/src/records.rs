@@ -194,10 +194,7 @@ pub struct TokenCreated {
 
 impl std::fmt::Debug for TokenCreated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCreated")
-            .field("info", &self.info)
-            .field("token", &"<redacted>")
-            .finish()
+        f.debug_struct("TokenCreated").field("info", &self.info).field("token", &"<redacted>").finish()
     }
 }
 

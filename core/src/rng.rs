@@ -16,12 +16,7 @@ pub(crate) struct Rng {
 
 impl Rng {
     pub fn new(seed: [u8; 32]) -> Rng {
-        Rng {
-            seed,
-            counter: 0,
-            block: [0; 32],
-            used: 32,
-        }
+        Rng { seed, counter: 0, block: [0; 32], used: 32 }
     }
 
     fn refill(&mut self) {

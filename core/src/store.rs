@@ -70,45 +70,25 @@ pub trait Store {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure>;
     /// Writes `value` if the current version is `expected_version` (`None`: the key must not
     /// exist). Returns the new version, or `None` when the comparison failed.
-    fn put(
-        &self,
-        key: &str,
-        value: &str,
-        expected_version: Option<u64>,
-    ) -> Result<Option<u64>, StoreFailure>;
+    fn put(&self, key: &str, value: &str, expected_version: Option<u64>) -> Result<Option<u64>, StoreFailure>;
     /// Deletes `key` if its version is `expected_version`; `false` when the comparison failed
     /// (including when the key does not exist).
     fn delete(&self, key: &str, expected_version: u64) -> Result<bool, StoreFailure>;
     /// Up to `limit` entries whose key starts with `prefix` and sorts after `after`, in key order.
-    fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreFailure>;
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure>;
 }
 
 impl<S: Store + ?Sized> Store for &S {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure> {
         (**self).get(key)
     }
-    fn put(
-        &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-    ) -> Result<Option<u64>, StoreFailure> {
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
         (**self).put(key, value, expected)
     }
     fn delete(&self, key: &str, expected: u64) -> Result<bool, StoreFailure> {
         (**self).delete(key, expected)
     }
-    fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreFailure> {
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
         (**self).list(prefix, after, limit)
     }
 }
@@ -185,26 +165,15 @@ impl StoreRequest {
     pub fn run_on<S: Store + ?Sized>(&self, store: &S) -> StoreReply {
         let result = match self {
             StoreRequest::Get { key } => store.get(key).map(|entry| StoreReply::Got { entry }),
-            StoreRequest::Put {
-                key,
-                value,
-                expected_version,
-            } => store
-                .put(key, value, *expected_version)
-                .map(|version| StoreReply::Put { version }),
-            StoreRequest::Delete {
-                key,
-                expected_version,
-            } => store
-                .delete(key, *expected_version)
-                .map(|ok| StoreReply::Deleted { ok }),
-            StoreRequest::List {
-                prefix,
-                after,
-                limit,
-            } => store
-                .list(prefix, after.as_deref(), *limit)
-                .map(|entries| StoreReply::Listed { entries }),
+            StoreRequest::Put { key, value, expected_version } => {
+                store.put(key, value, *expected_version).map(|version| StoreReply::Put { version })
+            }
+            StoreRequest::Delete { key, expected_version } => {
+                store.delete(key, *expected_version).map(|ok| StoreReply::Deleted { ok })
+            }
+            StoreRequest::List { prefix, after, limit } => {
+                store.list(prefix, after.as_deref(), *limit).map(|entries| StoreReply::Listed { entries })
+            }
         };
         result.unwrap_or_else(|failure| StoreReply::Failed { message: failure.0 })
     }
@@ -225,10 +194,7 @@ impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Versioned>) -> T) -> T {
         // A poisoned lock only means another thread panicked mid-call; every write below is a
         // single map operation, so the map is still consistent.
-        let mut guard = self
-            .map
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
@@ -253,25 +219,14 @@ impl Store for MemoryStore {
         Ok(self.with(|map| map.get(key).cloned()))
     }
 
-    fn put(
-        &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-    ) -> Result<Option<u64>, StoreFailure> {
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
         Ok(self.with(|map| {
             let current = map.get(key).map(|v| v.version);
             if current != expected {
                 return None;
             }
             let version = current.map_or(1, |v| v + 1);
-            map.insert(
-                key.to_owned(),
-                Versioned {
-                    value: value.to_owned(),
-                    version,
-                },
-            );
+            map.insert(key.to_owned(), Versioned { value: value.to_owned(), version });
             Some(version)
         }))
     }
@@ -286,12 +241,7 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, StoreFailure> {
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
         use std::ops::Bound;
         Ok(self.with(|map| {
             let start = match after {
@@ -301,11 +251,7 @@ impl Store for MemoryStore {
             map.range((start, Bound::Unbounded))
                 .take_while(|(k, _)| k.starts_with(prefix))
                 .take(limit)
-                .map(|(k, v)| Entry {
-                    key: k.clone(),
-                    value: v.value.clone(),
-                    version: v.version,
-                })
+                .map(|(k, v)| Entry { key: k.clone(), value: v.value.clone(), version: v.version })
                 .collect()
         }))
     }
@@ -319,20 +265,10 @@ mod tests {
     fn r90_put_is_compare_and_set() {
         let s = MemoryStore::new();
         assert_eq!(s.put("a", "1", None), Ok(Some(1)));
-        assert_eq!(
-            s.put("a", "2", None),
-            Ok(None),
-            "must-not-exist put on an existing key"
-        );
+        assert_eq!(s.put("a", "2", None), Ok(None), "must-not-exist put on an existing key");
         assert_eq!(s.put("a", "2", Some(7)), Ok(None), "stale version");
         assert_eq!(s.put("a", "2", Some(1)), Ok(Some(2)));
-        assert_eq!(
-            s.get("a"),
-            Ok(Some(Versioned {
-                value: "2".into(),
-                version: 2
-            }))
-        );
+        assert_eq!(s.get("a"), Ok(Some(Versioned { value: "2".into(), version: 2 })));
         assert_eq!(s.delete("a", 1), Ok(false));
         assert_eq!(s.delete("a", 2), Ok(true));
         assert_eq!(s.get("a"), Ok(None));
@@ -346,17 +282,8 @@ mod tests {
             assert_eq!(s.put(k, "{}", None), Ok(Some(1)));
         }
         let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
-        assert_eq!(
-            keys(s.list("m/a/", None, 10).unwrap_or_default()),
-            ["m/a/1", "m/a/2", "m/a/3"]
-        );
-        assert_eq!(
-            keys(s.list("m/a/", Some("m/a/1"), 1).unwrap_or_default()),
-            ["m/a/2"]
-        );
-        assert_eq!(
-            keys(s.list("m/a/", Some("m/a/3"), 5).unwrap_or_default()),
-            Vec::<String>::new()
-        );
+        assert_eq!(keys(s.list("m/a/", None, 10).unwrap_or_default()), ["m/a/1", "m/a/2", "m/a/3"]);
+        assert_eq!(keys(s.list("m/a/", Some("m/a/1"), 1).unwrap_or_default()), ["m/a/2"]);
+        assert_eq!(keys(s.list("m/a/", Some("m/a/3"), 5).unwrap_or_default()), Vec::<String>::new());
     }
 }

@@ -21,10 +21,7 @@ pub fn tenant_id(tenant: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             "tenant",
-            format!(
-                "`{}` is not a tenant id: lower-case letters, digits and `-`, at most 63",
-                clip(tenant)
-            ),
+            format!("`{}` is not a tenant id: lower-case letters, digits and `-`, at most 63", clip(tenant)),
         ))
     }
 }
@@ -36,10 +33,7 @@ pub fn service_account_name(name: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             "name",
-            format!(
-                "`{}` is not a service-account name: `^[a-z][a-z0-9-]{{1,62}}$`",
-                clip(name)
-            ),
+            format!("`{}` is not a service-account name: `^[a-z][a-z0-9-]{{1,62}}$`", clip(name)),
         ))
     }
 }
@@ -49,13 +43,7 @@ pub fn role_or_group_name(name: &str, field: &str) -> Result<()> {
     if name_like(name, 62) {
         Ok(())
     } else {
-        Err(Error::invalid(
-            field,
-            format!(
-                "`{}` is not a valid name: `^[a-z][a-z0-9-]{{1,62}}$`",
-                clip(name)
-            ),
-        ))
+        Err(Error::invalid(field, format!("`{}` is not a valid name: `^[a-z][a-z0-9-]{{1,62}}$`", clip(name))))
     }
 }
 
@@ -63,16 +51,11 @@ pub fn role_or_group_name(name: &str, field: &str) -> Result<()> {
 pub fn principal_text(principal: &str) -> Result<()> {
     if !principal.is_empty()
         && principal.chars().count() <= 320
-        && !principal
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        && !principal.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/')
     {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "principal",
-            format!("`{}` is not a principal", clip(principal)),
-        ))
+        Err(Error::invalid("principal", format!("`{}` is not a principal", clip(principal))))
     }
 }
 
@@ -81,9 +64,7 @@ pub fn email(email: &str, sa_domain: &str) -> Result<String> {
     let lower = email.to_lowercase();
     let bad = |why: &str| Error::invalid("email", format!("`{}` {why}", clip(email)));
     principal_text(&lower).map_err(|_| bad("is not an email"))?;
-    let (local, domain) = lower
-        .rsplit_once('@')
-        .ok_or_else(|| bad("is not an email"))?;
+    let (local, domain) = lower.rsplit_once('@').ok_or_else(|| bad("is not an email"))?;
     if local.is_empty()
         || local.contains('@')
         || domain.is_empty()
@@ -115,10 +96,7 @@ pub fn token_name(name: &str) -> Result<()> {
     if (1..=64).contains(&n) && !name.chars().any(char::is_control) && !name.trim().is_empty() {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "name",
-            "a token name is 1 to 64 printable characters",
-        ))
+        Err(Error::invalid("name", "a token name is 1 to 64 printable characters"))
     }
 }
 
@@ -137,31 +115,11 @@ mod tests {
 
     #[test]
     fn r02_service_account_names() {
-        for ok in [
-            "support-bot-prod",
-            "ab",
-            "a1",
-            &format!("a{}", "b".repeat(62)),
-        ] {
+        for ok in ["support-bot-prod", "ab", "a1", &format!("a{}", "b".repeat(62))] {
             assert!(service_account_name(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "a",
-            "1bot",
-            "Bot",
-            "bot_prod",
-            "",
-            &format!("a{}", "b".repeat(63)),
-            "bot prod",
-        ] {
-            assert_eq!(
-                service_account_name(bad)
-                    .err()
-                    .as_ref()
-                    .and_then(Error::field),
-                Some("name"),
-                "{bad}"
-            );
+        for bad in ["a", "1bot", "Bot", "bot_prod", "", &format!("a{}", "b".repeat(63)), "bot prod"] {
+            assert_eq!(service_account_name(bad).err().as_ref().and_then(Error::field), Some("name"), "{bad}");
         }
     }
 
@@ -177,18 +135,9 @@ mod tests {
 
     #[test]
     fn r03_emails_are_lower_cased_and_never_under_the_sa_domain() {
-        assert_eq!(
-            email("Ann@Acme.Test", "keyward.local").ok().as_deref(),
-            Some("ann@acme.test")
-        );
+        assert_eq!(email("Ann@Acme.Test", "keyward.local").ok().as_deref(), Some("ann@acme.test"));
         assert!(email("bot@acme.sa.keyward.local", "keyward.local").is_err());
-        for bad in [
-            "ann",
-            "@acme.test",
-            "ann@",
-            "a b@acme.test",
-            "ann@@acme.test",
-        ] {
+        for bad in ["ann", "@acme.test", "ann@", "a b@acme.test", "ann@@acme.test"] {
             assert!(email(bad, "keyward.local").is_err(), "{bad}");
         }
     }

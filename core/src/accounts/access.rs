@@ -28,23 +28,12 @@ async fn change_access(
     let m = update_membership(cx, scope.id(), principal, |m| {
         if m.uid != acc.value.uid {
             // Left over from a deleted namesake.
-            return Err(Error::not_found(format!(
-                "account `{principal}` in tenant `{}`",
-                scope.id()
-            )));
+            return Err(Error::not_found(format!("account `{principal}` in tenant `{}`", scope.id())));
         }
         change(m)
     })
     .await?;
-    cx.record(
-        scope.id(),
-        scope.actor.actor_ref(),
-        action,
-        principal,
-        Ok(()),
-        d,
-    )
-    .await?;
+    cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
     Ok(account_record(&acc.value, Some(&m), scope.id()))
 }
 
@@ -52,14 +41,10 @@ async fn change_access(
 /// the actor must hold the role's grants.
 pub(crate) async fn set_role(cx: &Cx, a: SetRole) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "write", "access.set_role", &a.principal)
-        .await?;
+    scope.require(cx, "accounts", "write", "access.set_role", &a.principal).await?;
     if let Some(role) = &a.role {
         let grants = scope.role_grants(role)?;
-        scope
-            .require_covers(cx, &grants, "access.set_role", &a.principal)
-            .await?;
+        scope.require_covers(cx, &grants, "access.set_role", &a.principal).await?;
     }
     let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
     change_access(cx, &scope, &a.principal, "access.set_role", d, |m| {
@@ -72,16 +57,9 @@ pub(crate) async fn set_role(cx: &Cx, a: SetRole) -> Result<Account> {
 /// Adds direct grants in the tenant; the actor must hold them.
 pub(crate) async fn grant_permissions(cx: &Cx, a: GrantPermissions) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "write", "access.grant", &a.principal)
-        .await?;
-    scope
-        .require_covers(cx, &a.grants, "access.grant", &a.principal)
-        .await?;
-    let d = details([(
-        "grants",
-        serde_json::to_value(&a.grants).unwrap_or(Value::Null),
-    )]);
+    scope.require(cx, "accounts", "write", "access.grant", &a.principal).await?;
+    scope.require_covers(cx, &a.grants, "access.grant", &a.principal).await?;
+    let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
     change_access(cx, &scope, &a.principal, "access.grant", d, |m| {
         for g in &a.grants {
             if !m.grants.contains(g) {
@@ -96,13 +74,8 @@ pub(crate) async fn grant_permissions(cx: &Cx, a: GrantPermissions) -> Result<Ac
 /// Removes direct grants in the tenant; grants not held are ignored.
 pub(crate) async fn revoke_permissions(cx: &Cx, a: RevokePermissions) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "write", "access.revoke", &a.principal)
-        .await?;
-    let d = details([(
-        "grants",
-        serde_json::to_value(&a.grants).unwrap_or(Value::Null),
-    )]);
+    scope.require(cx, "accounts", "write", "access.revoke", &a.principal).await?;
+    let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
     change_access(cx, &scope, &a.principal, "access.revoke", d, |m| {
         m.grants.retain(|g| !a.grants.contains(g));
         Ok(())
@@ -115,41 +88,25 @@ pub(crate) async fn revoke_permissions(cx: &Cx, a: RevokePermissions) -> Result<
 /// and the membership, which grants, last.
 pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "write", "access.add_tenant", &a.principal)
-        .await?;
+    scope.require(cx, "accounts", "write", "access.add_tenant", &a.principal).await?;
     let mut given: Vec<Grant> = a.grants.clone();
     if let Some(role) = &a.role {
         given.extend(scope.role_grants(role)?);
     }
-    scope
-        .require_covers(cx, &given, "access.add_tenant", &a.principal)
-        .await?;
+    scope.require_covers(cx, &given, "access.add_tenant", &a.principal).await?;
     let key = account_key(&a.principal);
     let m_key = membership_key(&a.tenant, &a.principal);
     for _ in 0..MAX_ATTEMPTS {
         let acc = account(cx, &a.principal).await?;
         if acc.value.tenant == a.tenant {
-            return Err(Error::invalid(
-                "tenant",
-                format!("tenant `{}` owns `{}` already", a.tenant, a.principal),
-            ));
+            return Err(Error::invalid("tenant", format!("tenant `{}` owns `{}` already", a.tenant, a.principal)));
         }
         if acc.value.status == Status::Revoked {
-            return Err(Error::precondition(format!(
-                "account `{}` is revoked",
-                a.principal
-            )));
+            return Err(Error::precondition(format!("account `{}` is revoked", a.principal)));
         }
         let existing = cx.doc::<MembershipDoc>(&m_key).await?;
-        if existing
-            .as_ref()
-            .is_some_and(|m| m.value.uid == acc.value.uid)
-        {
-            return Err(Error::exists(format!(
-                "access of `{}` to tenant `{}`",
-                a.principal, a.tenant
-            )));
+        if existing.as_ref().is_some_and(|m| m.value.uid == acc.value.uid) {
+            return Err(Error::exists(format!("access of `{}` to tenant `{}`", a.principal, a.tenant)));
         }
         if !acc.value.tenants.contains(&a.tenant) {
             let mut next: AccountDoc = acc.value.clone();
@@ -171,23 +128,11 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
             groups: Vec::new(),
             created_at: cx.now,
         };
-        if cx
-            .put(&m_key, &member, existing.map(|m| m.version))
-            .await?
-            .is_none()
-        {
+        if cx.put(&m_key, &member, existing.map(|m| m.version)).await?.is_none() {
             continue;
         }
         let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
-        cx.record(
-            &a.tenant,
-            scope.actor.actor_ref(),
-            "access.add_tenant",
-            &a.principal,
-            Ok(()),
-            d,
-        )
-        .await?;
+        cx.record(&a.tenant, scope.actor.actor_ref(), "access.add_tenant", &a.principal, Ok(()), d).await?;
         return Ok(account_record(&acc.value, Some(&member), &a.tenant));
     }
     Err(conflict(&format!("account `{}`", a.principal)))
@@ -197,23 +142,12 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
 /// then the account's list of tenants.
 pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(
-            cx,
-            "accounts",
-            "write",
-            "access.remove_tenant",
-            &a.principal,
-        )
-        .await?;
+    scope.require(cx, "accounts", "write", "access.remove_tenant", &a.principal).await?;
     let acc = account(cx, &a.principal).await?;
     if acc.value.tenant == a.tenant {
         return Err(Error::invalid(
             "tenant",
-            format!(
-                "tenant `{}` owns `{}`: delete the account instead",
-                a.tenant, a.principal
-            ),
+            format!("tenant `{}` owns `{}`: delete the account instead", a.tenant, a.principal),
         ));
     }
     let m_key = membership_key(&a.tenant, &a.principal);
@@ -226,19 +160,11 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
                     break;
                 }
             }
-            _ => {
-                return Err(Error::not_found(format!(
-                    "access of `{}` to tenant `{}`",
-                    a.principal, a.tenant
-                )))
-            }
+            _ => return Err(Error::not_found(format!("access of `{}` to tenant `{}`", a.principal, a.tenant))),
         }
     }
     if !removed {
-        return Err(conflict(&format!(
-            "access of `{}` to tenant `{}`",
-            a.principal, a.tenant
-        )));
+        return Err(conflict(&format!("access of `{}` to tenant `{}`", a.principal, a.tenant)));
     }
     let key = account_key(&a.principal);
     for _ in 0..MAX_ATTEMPTS {

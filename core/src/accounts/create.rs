@@ -77,21 +77,10 @@ async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result
         // new one replaces it (its uid no longer matches any account).
         let stale = cx.doc::<MembershipDoc>(&m_key).await?.map(|m| m.version);
         if cx.put(&m_key, &member, stale).await?.is_none() {
-            return Err(conflict(&format!(
-                "access of `{}` to tenant `{tenant}`",
-                new.principal
-            )));
+            return Err(conflict(&format!("access of `{}` to tenant `{tenant}`", new.principal)));
         }
         let d = crate::audit::details([("kind", new.kind.as_str().into())]);
-        cx.record(
-            &tenant,
-            scope.actor.actor_ref(),
-            new.action,
-            &new.principal,
-            Ok(()),
-            d,
-        )
-        .await?;
+        cx.record(&tenant, scope.actor.actor_ref(), new.action, &new.principal, Ok(()), d).await?;
         return Ok(account_record(&doc, Some(&member), &tenant));
     }
     Err(conflict(&format!("account `{}`", new.principal)))
@@ -125,32 +114,9 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
     }
     let principal = format!("{}@{}.sa.{}", a.name, a.tenant, cx.engine.options.domain);
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(
-            cx,
-            "accounts",
-            "write",
-            "service_account.create",
-            &principal,
-        )
-        .await?;
-    let role = a.role.clone().or_else(|| {
-        scope
-            .tenant
-            .value
-            .settings
-            .default_service_account_role
-            .clone()
-    });
-    check_given(
-        cx,
-        &scope,
-        role.as_deref(),
-        &a.grants,
-        "service_account.create",
-        &principal,
-    )
-    .await?;
+    scope.require(cx, "accounts", "write", "service_account.create", &principal).await?;
+    let role = a.role.clone().or_else(|| scope.tenant.value.settings.default_service_account_role.clone());
+    check_given(cx, &scope, role.as_deref(), &a.grants, "service_account.create", &principal).await?;
     if let Some(cap) = scope.tenant.value.settings.max_service_accounts {
         let owned = memberships(cx, &a.tenant)
             .await?
@@ -158,10 +124,7 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
             .filter(|m| m.value.owned && m.value.kind == AccountKind::Service)
             .count();
         if owned as u64 >= cap {
-            return Err(Error::quota(format!(
-                "tenant `{}` may own at most {cap} service accounts",
-                a.tenant
-            )));
+            return Err(Error::quota(format!("tenant `{}` may own at most {cap} service accounts", a.tenant)));
         }
     }
     let new = NewAccount {
@@ -182,23 +145,14 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
 pub(crate) async fn create_user(cx: &Cx, a: CreateUser) -> Result<Account> {
     let email = validate::email(&a.email, &cx.engine.options.domain)?;
     let name = match a.name {
-        Some(n)
-            if n.trim().is_empty()
-                || n.chars().count() > 200
-                || n.chars().any(char::is_control) =>
-        {
-            return Err(Error::invalid(
-                "name",
-                "a user name is 1 to 200 printable characters",
-            ));
+        Some(n) if n.trim().is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            return Err(Error::invalid("name", "a user name is 1 to 200 printable characters"));
         }
         Some(n) => n,
         None => email.split('@').next().unwrap_or_default().to_owned(),
     };
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "write", "user.create", &email)
-        .await?;
+    scope.require(cx, "accounts", "write", "user.create", &email).await?;
     check_given(cx, &scope, a.role.as_deref(), &[], "user.create", &email).await?;
     let new = NewAccount {
         kind: AccountKind::User,

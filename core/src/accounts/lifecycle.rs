@@ -6,9 +6,7 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
-use crate::call::{
-    DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount,
-};
+use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
 use crate::docs::{account_key, membership_key, token_key, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
@@ -16,14 +14,7 @@ use crate::records::{Account, AccountKind, Status};
 use crate::validate;
 
 fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> OwnerCheck<'a> {
-    OwnerCheck {
-        kind: "accounts",
-        action,
-        service_action,
-        user_action,
-        target: None,
-        personal: false,
-    }
+    OwnerCheck { kind: "accounts", action, service_action, user_action, target: None, personal: false }
 }
 
 /// Read-modify-write of the target account with retry, recorded as `action`.
@@ -45,23 +36,9 @@ async fn change_account(
                 continue;
             }
         }
-        cx.record(
-            &next.tenant,
-            owner.scope.actor.actor_ref(),
-            &owner.action,
-            &next.principal,
-            Ok(()),
-            d,
-        )
-        .await?;
-        let m = cx
-            .doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal))
-            .await?;
-        return Ok(account_record(
-            &next,
-            m.as_ref().map(|m| &m.value),
-            &next.tenant,
-        ));
+        cx.record(&next.tenant, owner.scope.actor.actor_ref(), &owner.action, &next.principal, Ok(()), d).await?;
+        let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
+        return Ok(account_record(&next, m.as_ref().map(|m| &m.value), &next.tenant));
     }
     Err(conflict(&format!("account `{}`", current.value.principal)))
 }
@@ -72,18 +49,10 @@ pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> 
     if let Some(d) = &a.description {
         validate::description(d)?;
     }
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        check("write", "service_account.update", "user.update"),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.update", "user.update")).await?;
     if owner.target.value.kind != AccountKind::Service {
-        return Err(Error::invalid(
-            "principal",
-            "only service accounts have a description",
-        ));
+        return Err(Error::invalid("principal", "only service accounts have a description"));
     }
     change_account(cx, owner, Default::default(), |doc| {
         let changed = doc.description != a.description;
@@ -100,13 +69,8 @@ fn revoked(principal: &str) -> Error {
 /// `active` → `disabled`; disabling a disabled account changes nothing; a revoked one is
 /// `failed_precondition`. Takes effect at the next verification.
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        check("write", "service_account.disable", "user.disable"),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
     change_account(cx, owner, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
@@ -120,13 +84,8 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
 
 /// `disabled` → `active`; a revoked account is `failed_precondition`.
 pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        check("write", "service_account.enable", "user.enable"),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable")).await?;
     change_account(cx, owner, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Active => Ok(false),
@@ -141,13 +100,8 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
 /// `active|disabled` → `revoked`, for good; the principal stays, inactive. Revoking a
 /// revoked account changes nothing.
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        check("write", "service_account.revoke", "user.revoke"),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
     change_account(cx, owner, Default::default(), |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
@@ -160,13 +114,8 @@ pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account>
 /// on; then its tokens and memberships; then the account record. The audit history
 /// stays.
 pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        check("delete", "service_account.delete", "user.delete"),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, check("delete", "service_account.delete", "user.delete")).await?;
     let action = owner.action.clone();
     let key = account_key(&a.principal);
     let mut current = owner.target;
@@ -175,28 +124,14 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
         next.deleting = true;
         next.updated_at = cx.now;
         if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
-            break Doc {
-                value: next,
-                version,
-            };
+            break Doc { value: next, version };
         }
         current = crate::authz::admin::account(cx, &a.principal).await?;
     };
     let tenant = tombstone.value.tenant.clone();
-    let d = details([(
-        "kind",
-        Value::String(tombstone.value.kind.as_str().to_owned()),
-    )]);
+    let d = details([("kind", Value::String(tombstone.value.kind.as_str().to_owned()))]);
     finish_deletion(cx, tombstone).await?;
-    cx.record(
-        &tenant,
-        owner.scope.actor.actor_ref(),
-        &action,
-        &a.principal,
-        Ok(()),
-        d,
-    )
-    .await
+    cx.record(&tenant, owner.scope.actor.actor_ref(), &action, &a.principal, Ok(()), d).await
 }
 
 #[derive(serde::Deserialize)]
@@ -211,10 +146,7 @@ pub(crate) async fn finish_deletion(cx: &Cx, tombstone: Doc<AccountDoc>) -> Resu
     let token_keys: Vec<String> = acc.tokens.iter().map(|id| token_key(id)).collect();
     let mut tenants = vec![acc.tenant.clone()];
     tenants.extend(acc.tenants.iter().cloned());
-    let m_keys: Vec<String> = tenants
-        .iter()
-        .map(|t| membership_key(t, &acc.principal))
-        .collect();
+    let m_keys: Vec<String> = tenants.iter().map(|t| membership_key(t, &acc.principal)).collect();
     let mut keys = token_keys;
     keys.extend(m_keys);
     for (key, entry) in keys.iter().zip(cx.get_many(&keys).await?) {
@@ -225,7 +157,6 @@ pub(crate) async fn finish_deletion(cx: &Cx, tombstone: Doc<AccountDoc>) -> Resu
             cx.delete(key, entry.version).await?;
         }
     }
-    cx.delete(&account_key(&acc.principal), tombstone.version)
-        .await?;
+    cx.delete(&account_key(&acc.principal), tombstone.version).await?;
     Ok(())
 }

@@ -18,11 +18,7 @@ pub(crate) fn display_id(doc: &AccountDoc) -> String {
 }
 
 /// An account as seen from `tenant`, through its membership there (if any).
-pub(crate) fn account_record(
-    doc: &AccountDoc,
-    membership: Option<&MembershipDoc>,
-    tenant: &str,
-) -> Account {
+pub(crate) fn account_record(doc: &AccountDoc, membership: Option<&MembershipDoc>, tenant: &str) -> Account {
     let mut groups = Vec::new();
     if membership.is_some() {
         groups.push(EVERYONE.to_owned());
@@ -39,10 +35,7 @@ pub(crate) fn account_record(
         owned: doc.tenant == tenant,
         description: doc.description.clone(),
         status: doc.status,
-        roles: membership
-            .and_then(|m| m.role.clone())
-            .into_iter()
-            .collect(),
+        roles: membership.and_then(|m| m.role.clone()).into_iter().collect(),
         groups,
         grants: membership.map(|m| m.grants.clone()).unwrap_or_default(),
         mfa: (doc.kind == AccountKind::User).then_some(doc.mfa),

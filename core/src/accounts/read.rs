@@ -19,32 +19,14 @@ pub const MAX_PAGE_SIZE: u64 = 1000;
 pub(crate) async fn get_account(cx: &Cx, a: GetAccount) -> Result<Account> {
     validate::principal_text(&a.principal)?;
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "read", "", &a.principal)
-        .await?;
-    let keys = [
-        account_key(&a.principal),
-        membership_key(&a.tenant, &a.principal),
-    ];
+    scope.require(cx, "accounts", "read", "", &a.principal).await?;
+    let keys = [account_key(&a.principal), membership_key(&a.tenant, &a.principal)];
     let mut docs = cx.get_many(&keys).await?.into_iter();
-    let account = docs
-        .next()
-        .flatten()
-        .map(|v| parse::<AccountDoc>(&keys[0], &v.value))
-        .transpose()?;
-    let membership = docs
-        .next()
-        .flatten()
-        .map(|v| parse::<MembershipDoc>(&keys[1], &v.value))
-        .transpose()?;
+    let account = docs.next().flatten().map(|v| parse::<AccountDoc>(&keys[0], &v.value)).transpose()?;
+    let membership = docs.next().flatten().map(|v| parse::<MembershipDoc>(&keys[1], &v.value)).transpose()?;
     match (account, membership) {
-        (Some(acc), Some(m)) if !acc.deleting && acc.uid == m.uid => {
-            Ok(account_record(&acc, Some(&m), &a.tenant))
-        }
-        _ => Err(Error::not_found(format!(
-            "account `{}` in tenant `{}`",
-            a.principal, a.tenant
-        ))),
+        (Some(acc), Some(m)) if !acc.deleting && acc.uid == m.uid => Ok(account_record(&acc, Some(&m), &a.tenant)),
+        _ => Err(Error::not_found(format!("account `{}` in tenant `{}`", a.principal, a.tenant))),
     }
 }
 
@@ -59,14 +41,8 @@ pub(crate) fn parse_page_token(token: &str) -> Result<String> {
     if token.len() % 2 != 0 {
         return Err(bad());
     }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| {
-            token
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..token.len()).step_by(2).map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
     String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
 }
 
@@ -83,21 +59,14 @@ pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPag
     let size = page_size(a.page_size)?;
     let after = a.page_token.as_deref().map(parse_page_token).transpose()?;
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "accounts", "read", "", &format!("tenant:{}", a.tenant))
-        .await?;
+    scope.require(cx, "accounts", "read", "", &format!("tenant:{}", a.tenant)).await?;
     let prefix = membership_prefix(&a.tenant);
     let after_key = after.map(|p| format!("{prefix}{p}"));
     // One more than a page tells whether another page follows.
-    let mut entries = cx
-        .list_page(&prefix, after_key.as_deref(), size + 1)
-        .await?;
+    let mut entries = cx.list_page(&prefix, after_key.as_deref(), size + 1).await?;
     let more = entries.len() > size;
     entries.truncate(size);
-    let members: Vec<MembershipDoc> = entries
-        .iter()
-        .map(|e| parse(&e.key, &e.value))
-        .collect::<Result<_>>()?;
+    let members: Vec<MembershipDoc> = entries.iter().map(|e| parse(&e.key, &e.value)).collect::<Result<_>>()?;
     let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
     let accounts = cx.docs::<AccountDoc>(&keys).await?;
     let listed = members
@@ -108,13 +77,6 @@ pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPag
             (!acc.deleting && acc.uid == m.uid).then(|| account_record(&acc, Some(m), &a.tenant))
         })
         .collect();
-    let next_page_token = if more {
-        members.last().map(|m| page_token(&m.principal))
-    } else {
-        None
-    };
-    Ok(AccountPage {
-        accounts: listed,
-        next_page_token,
-    })
+    let next_page_token = if more { members.last().map(|m| page_token(&m.principal)) } else { None };
+    Ok(AccountPage { accounts: listed, next_page_token })
 }

@@ -16,9 +16,7 @@ pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 /// The `conflict` error after [`MAX_ATTEMPTS`] lost races on `what`.
 pub(crate) fn conflict(what: &str) -> Error {
-    Error::Conflict {
-        message: format!("{what} kept changing; try again"),
-    }
+    Error::Conflict { message: format!("{what} kept changing; try again") }
 }
 
 /// The acting principal as seen from one tenant.
@@ -50,59 +48,27 @@ pub(crate) struct TenantScope {
 /// Reads a tenant and the actor's account and membership there, in one round.
 pub(crate) async fn load_scope(cx: &Cx, actor: &str, tenant: &str) -> Result<TenantScope> {
     validate::tenant_id(tenant)?;
-    let keys = [
-        tenant_key(tenant),
-        account_key(actor),
-        membership_key(tenant, actor),
-    ];
+    let keys = [tenant_key(tenant), account_key(actor), membership_key(tenant, actor)];
     let mut raw = cx.get_many(&keys).await?.into_iter();
-    let (t, a, m) = (
-        raw.next().flatten(),
-        raw.next().flatten(),
-        raw.next().flatten(),
-    );
+    let (t, a, m) = (raw.next().flatten(), raw.next().flatten(), raw.next().flatten());
     let Some(t) = t else {
         return Err(Error::not_found(format!("tenant `{tenant}`")));
     };
-    let tenant_doc = Doc {
-        value: crate::op::parse::<TenantDoc>(&keys[0], &t.value)?,
-        version: t.version,
-    };
-    let account = a
-        .map(|a| crate::op::parse::<AccountDoc>(&keys[1], &a.value))
-        .transpose()?
-        .filter(|a| !a.deleting);
-    let membership = m
-        .map(|m| {
-            Ok::<_, Error>((
-                crate::op::parse::<MembershipDoc>(&keys[2], &m.value)?,
-                m.version,
-            ))
-        })
-        .transpose()?;
+    let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&keys[0], &t.value)?, version: t.version };
+    let account = a.map(|a| crate::op::parse::<AccountDoc>(&keys[1], &a.value)).transpose()?.filter(|a| !a.deleting);
+    let membership =
+        m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&keys[2], &m.value)?, m.version))).transpose()?;
     let membership = membership.filter(|(m, _)| account.as_ref().is_some_and(|a| a.uid == m.uid));
-    let compiled = cx
-        .engine
-        .cache()
-        .tenant(&tenant_doc.value, tenant_doc.version);
+    let compiled = cx.engine.cache().tenant(&tenant_doc.value, tenant_doc.version);
     let active = account.as_ref().is_some_and(|a| a.status == Status::Active);
     let rights = match &membership {
-        Some((m, version)) if active => {
-            cx.engine
-                .cache()
-                .rights(&tenant_doc.value, tenant_doc.version, m, *version)
-        }
+        Some((m, version)) if active => cx.engine.cache().rights(&tenant_doc.value, tenant_doc.version, m, *version),
         _ => Arc::new(Rights::default()),
     };
     Ok(TenantScope {
         tenant: tenant_doc,
         compiled,
-        actor: ActorView {
-            principal: actor.to_owned(),
-            account,
-            member: membership.is_some(),
-            rights,
-        },
+        actor: ActorView { principal: actor.to_owned(), account, member: membership.is_some(), rights },
     })
 }
 
@@ -117,50 +83,24 @@ impl TenantScope {
         if action.is_empty() {
             return error;
         }
-        match cx
-            .record(
-                self.id(),
-                self.actor.actor_ref(),
-                action,
-                target,
-                Err(&error),
-                Default::default(),
-            )
-            .await
-        {
+        match cx.record(self.id(), self.actor.actor_ref(), action, target, Err(&error), Default::default()).await {
             Ok(()) => error,
             Err(store) => store,
         }
     }
 
     /// The actor must hold `kind:action` on `*` in this tenant.
-    pub async fn require(
-        &self,
-        cx: &Cx,
-        kind: &str,
-        action: &str,
-        audit_action: &str,
-        target: &str,
-    ) -> Result<()> {
+    pub async fn require(&self, cx: &Cx, kind: &str, action: &str, audit_action: &str, target: &str) -> Result<()> {
         if self.actor.rights.check(kind, action, "*").is_some() {
             return Ok(());
         }
-        let error = Error::forbidden(format!(
-            "`{}` lacks `{kind}:{action}` in tenant `{}`",
-            self.actor.principal,
-            self.id()
-        ));
+        let error =
+            Error::forbidden(format!("`{}` lacks `{kind}:{action}` in tenant `{}`", self.actor.principal, self.id()));
         Err(self.deny(cx, error, audit_action, target).await)
     }
 
     /// The actor must hold every one of `grants`.
-    pub async fn require_covers(
-        &self,
-        cx: &Cx,
-        grants: &[Grant],
-        audit_action: &str,
-        target: &str,
-    ) -> Result<()> {
+    pub async fn require_covers(&self, cx: &Cx, grants: &[Grant], audit_action: &str, target: &str) -> Result<()> {
         match grants.iter().find(|g| !self.actor.rights.covers(g)) {
             None => Ok(()),
             Some(g) => {
@@ -229,18 +169,9 @@ pub(crate) async fn load_owner_scope(
     };
     let event_target = check.target.clone().unwrap_or_else(|| principal.to_owned());
     let personal = check.personal && actor == principal && target.value.kind == AccountKind::User;
-    if personal
-        && scope
-            .actor
-            .account
-            .as_ref()
-            .is_some_and(|a| a.uid == target.value.uid && a.status == Status::Active)
+    if personal && scope.actor.account.as_ref().is_some_and(|a| a.uid == target.value.uid && a.status == Status::Active)
     {
-        return Ok(OwnerScope {
-            target,
-            scope,
-            action: action.to_owned(),
-        });
+        return Ok(OwnerScope { target, scope, action: action.to_owned() });
     }
     if !scope.actor.member {
         let error = Error::not_owner(format!(
@@ -249,14 +180,8 @@ pub(crate) async fn load_owner_scope(
         ));
         return Err(scope.deny(cx, error, action, &event_target).await);
     }
-    scope
-        .require(cx, check.kind, check.action, action, &event_target)
-        .await?;
-    Ok(OwnerScope {
-        target,
-        scope,
-        action: action.to_owned(),
-    })
+    scope.require(cx, check.kind, check.action, action, &event_target).await?;
+    Ok(OwnerScope { target, scope, action: action.to_owned() })
 }
 
 /// Reads an account; a missing or half-deleted one is `not_found`.

@@ -19,26 +19,16 @@ fn pair(kind: &str, action: &str) -> Grant {
             Segment::Name(s.to_owned())
         }
     };
-    Grant {
-        permission: Permission::Pair(seg(kind), seg(action)),
-        resource: Resource::All,
-    }
+    Grant { permission: Permission::Pair(seg(kind), seg(action)), resource: Resource::All }
 }
 
 /// The grants of a built-in role, exactly as R-41 lists them.
 pub fn builtin_role(name: &str) -> Option<Vec<Grant>> {
     Some(match name {
-        "admin" => vec![Grant {
-            permission: Permission::All,
-            resource: Resource::All,
-        }],
+        "admin" => vec![Grant { permission: Permission::All, resource: Resource::All }],
         "contributor" => vec![pair("*", "read"), pair("*", "write"), pair("*", "execute")],
         "user" => vec![pair("*", "read"), pair("*", "execute")],
-        "inference-user" => vec![
-            pair("models", "execute"),
-            pair("models", "read"),
-            pair("deployments", "read"),
-        ],
+        "inference-user" => vec![pair("models", "execute"), pair("models", "read"), pair("deployments", "read")],
         "viewer" => vec![pair("*", "read")],
         _ => return None,
     })
@@ -57,10 +47,8 @@ pub struct CompiledTenant {
 impl CompiledTenant {
     /// Compiles a tenant document.
     pub fn compile(doc: &TenantDoc, version: u64) -> CompiledTenant {
-        let mut roles: HashMap<String, Arc<[Grant]>> = BUILTIN_ROLES
-            .iter()
-            .filter_map(|name| Some(((*name).to_owned(), builtin_role(name)?.into())))
-            .collect();
+        let mut roles: HashMap<String, Arc<[Grant]>> =
+            BUILTIN_ROLES.iter().filter_map(|name| Some(((*name).to_owned(), builtin_role(name)?.into()))).collect();
         for (name, grants) in &doc.roles {
             roles.insert(name.clone(), grants.clone().into());
         }
@@ -76,11 +64,7 @@ impl CompiledTenant {
                 (name.clone(), grants.into())
             })
             .collect();
-        CompiledTenant {
-            version,
-            roles,
-            groups,
-        }
+        CompiledTenant { version, roles, groups }
     }
 
     /// The grants of a role, built-in or custom.
@@ -128,10 +112,7 @@ pub struct Rights {
 impl Rights {
     /// The first grant allowing `type:action` on `resource`, with its source.
     pub fn check(&self, kind: &str, action: &str, resource: &str) -> Option<(&Grant, &str)> {
-        self.entries
-            .iter()
-            .find(|(g, _)| g.matches(kind, action, resource))
-            .map(|(g, s)| (g, &**s))
+        self.entries.iter().find(|(g, _)| g.matches(kind, action, resource)).map(|(g, s)| (g, &**s))
     }
 
     /// Whether one of these grants covers `grant`.
@@ -179,31 +160,20 @@ impl Cache {
     }
 
     fn entry(&mut self, doc: &TenantDoc, version: u64) -> Option<&mut TenantEntry> {
-        let fresh = self
-            .tenants
-            .get(&doc.tenant)
-            .is_some_and(|e| e.tenant.version == version);
+        let fresh = self.tenants.get(&doc.tenant).is_some_and(|e| e.tenant.version == version);
         if !fresh {
             if self.tenants.len() >= MAX_TENANTS {
                 self.tenants.clear();
             }
-            let entry = TenantEntry {
-                tenant: Arc::new(CompiledTenant::compile(doc, version)),
-                members: HashMap::new(),
-            };
+            let entry =
+                TenantEntry { tenant: Arc::new(CompiledTenant::compile(doc, version)), members: HashMap::new() };
             self.tenants.insert(doc.tenant.clone(), entry);
         }
         self.tenants.get_mut(&doc.tenant)
     }
 
     /// An account's compiled rights from a tenant document and a membership at their versions.
-    pub fn rights(
-        &mut self,
-        doc: &TenantDoc,
-        version: u64,
-        m: &MembershipDoc,
-        m_version: u64,
-    ) -> Arc<Rights> {
+    pub fn rights(&mut self, doc: &TenantDoc, version: u64, m: &MembershipDoc, m_version: u64) -> Arc<Rights> {
         let Some(entry) = self.entry(doc, version) else {
             return Arc::new(CompiledTenant::compile(doc, version).rights(m));
         };
@@ -218,10 +188,7 @@ impl Cache {
             entry.members.clear();
         }
         let rights = Arc::new(entry.tenant.rights(m));
-        entry.members.insert(
-            m.principal.clone(),
-            (m.mid.clone(), m_version, Arc::clone(&rights)),
-        );
+        entry.members.insert(m.principal.clone(), (m.mid.clone(), m_version, Arc::clone(&rights)));
         rights
     }
 }

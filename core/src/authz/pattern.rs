@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The administrative types (R-41): a `*` standing for the type never matches them.
-pub const ADMINISTRATIVE_TYPES: [&str; 6] =
-    ["accounts", "tokens", "groups", "roles", "settings", "audit"];
+pub const ADMINISTRATIVE_TYPES: [&str; 6] = ["accounts", "tokens", "groups", "roles", "settings", "audit"];
 
 const MAX_RESOURCE_LEN: usize = 256;
 
@@ -90,11 +89,13 @@ impl Permission {
         if text == "*" {
             return Ok(Permission::All);
         }
-        let parsed = text
-            .split_once(':')
-            .and_then(|(t, a)| Some(Permission::Pair(parse_segment(t)?, parse_segment(a)?)));
+        let parsed =
+            text.split_once(':').and_then(|(t, a)| Some(Permission::Pair(parse_segment(t)?, parse_segment(a)?)));
         parsed.ok_or_else(|| {
-            Error::invalid(field, format!("`{text}` is not a permission: expected `*` or `type:action` (lower-case names or `*`)"))
+            Error::invalid(
+                field,
+                format!("`{text}` is not a permission: expected `*` or `type:action` (lower-case names or `*`)"),
+            )
         })
     }
 
@@ -190,10 +191,7 @@ impl fmt::Display for Permission {
 pub fn parse_requested_permission(text: &str) -> Result<(&str, &str)> {
     match text.split_once(':') {
         Some((t, a)) if valid_name_segment(t) && valid_name_segment(a) => Ok((t, a)),
-        _ => Err(Error::invalid(
-            "permission",
-            format!("`{text}` is not a permission: expected `type:action`"),
-        )),
+        _ => Err(Error::invalid("permission", format!("`{text}` is not a permission: expected `type:action`"))),
     }
 }
 
@@ -207,19 +205,11 @@ pub fn check_requested_resource(text: &str) -> Result<()> {
     let ok = text == "*"
         || (text.len() <= MAX_RESOURCE_LEN
             && printable_no_space(text)
-            && text
-                .split_once('/')
-                .is_some_and(|(t, id)| !t.is_empty() && !id.is_empty()));
+            && text.split_once('/').is_some_and(|(t, id)| !t.is_empty() && !id.is_empty()));
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "resource",
-            format!(
-                "`{}` is not a resource: expected `*` or `type/id`",
-                truncate(text)
-            ),
-        ))
+        Err(Error::invalid("resource", format!("`{}` is not a resource: expected `*` or `type/id`", truncate(text))))
     }
 }
 
@@ -243,10 +233,7 @@ impl Resource {
         if !well_formed {
             return Err(Error::invalid(
                 field,
-                format!(
-                    "`{}` is not a resource pattern: expected `*`, `type/id` or `type/prefix*`",
-                    truncate(text)
-                ),
+                format!("`{}` is not a resource pattern: expected `*`, `type/id` or `type/prefix*`", truncate(text)),
             ));
         }
         Ok(match body {
@@ -269,9 +256,7 @@ impl Resource {
         match (self, other) {
             (Resource::All, _) => true,
             (_, Resource::All) => false,
-            (Resource::Prefix(p), Resource::Prefix(q) | Resource::Exact(q)) => {
-                q.starts_with(p.as_str())
-            }
+            (Resource::Prefix(p), Resource::Prefix(q) | Resource::Exact(q)) => q.starts_with(p.as_str()),
             (Resource::Exact(e), Resource::Exact(f)) => e == f,
             (Resource::Exact(_), Resource::Prefix(_)) => false,
         }
@@ -302,10 +287,7 @@ impl fmt::Display for Resource {
 impl Grant {
     /// Parses `permission` on `resource`.
     pub fn parse(permission: &str, resource: &str, field: &str) -> Result<Grant> {
-        Ok(Grant {
-            permission: Permission::parse(permission, field)?,
-            resource: Resource::parse(resource, field)?,
-        })
+        Ok(Grant { permission: Permission::parse(permission, field)?, resource: Resource::parse(resource, field)? })
     }
 
     /// Whether this grant allows `type:action` on the literal `resource`.
@@ -354,18 +336,10 @@ enum RawGrant {
 
 fn from_raw(raw: RawGrant) -> Result<Scope> {
     match raw {
-        RawGrant::Text(p) => Ok(Scope {
-            grant: Grant::parse(&p, "*", "grants")?,
-            tenant: None,
-        }),
-        RawGrant::Object {
-            permission,
-            resource,
-            tenant,
-        } => Ok(Scope {
-            grant: Grant::parse(&permission, resource.as_deref().unwrap_or("*"), "grants")?,
-            tenant,
-        }),
+        RawGrant::Text(p) => Ok(Scope { grant: Grant::parse(&p, "*", "grants")?, tenant: None }),
+        RawGrant::Object { permission, resource, tenant } => {
+            Ok(Scope { grant: Grant::parse(&permission, resource.as_deref().unwrap_or("*"), "grants")?, tenant })
+        }
     }
 }
 
@@ -386,20 +360,11 @@ impl<'de> Visitor<'de> for RawVisitor {
                 "permission" => permission = Some(map.next_value::<String>()?),
                 "resource" => resource = map.next_value::<Option<String>>()?,
                 "tenant" => tenant = map.next_value::<Option<String>>()?,
-                other => {
-                    return Err(de::Error::unknown_field(
-                        other,
-                        &["permission", "resource", "tenant"],
-                    ))
-                }
+                other => return Err(de::Error::unknown_field(other, &["permission", "resource", "tenant"])),
             }
         }
         let permission = permission.ok_or_else(|| de::Error::missing_field("permission"))?;
-        Ok(RawGrant::Object {
-            permission,
-            resource,
-            tenant,
-        })
+        Ok(RawGrant::Object { permission, resource, tenant })
     }
 }
 
@@ -411,9 +376,7 @@ impl<'de> Deserialize<'de> for Grant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Grant, D::Error> {
         let scope = from_raw(deserialize_raw(d)?).map_err(de::Error::custom)?;
         if scope.tenant.is_some() {
-            return Err(de::Error::custom(
-                "a grant has no `tenant` (only token scopes do)",
-            ));
+            return Err(de::Error::custom("a grant has no `tenant` (only token scopes do)"));
         }
         Ok(scope.grant)
     }
@@ -425,11 +388,7 @@ impl<'de> Deserialize<'de> for Scope {
     }
 }
 
-fn serialize_grant<S: Serializer>(
-    grant: &Grant,
-    tenant: Option<&str>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_grant<S: Serializer>(grant: &Grant, tenant: Option<&str>, s: S) -> std::result::Result<S::Ok, S::Error> {
     if grant.resource == Resource::All && tenant.is_none() {
         return s.collect_str(&grant.permission);
     }
@@ -473,17 +432,8 @@ mod tests {
         assert!(p("*:read").matches("models", "read"));
         assert!(!p("*:read").matches("models", "readx"));
         assert!(p("models:read").matches("models", "read"));
-        for bad in [
-            "",
-            "models",
-            "models:",
-            ":read",
-            "Models:read",
-            "models:read:x",
-            "mo*:read",
-            "1a:read",
-            "a b:read",
-        ] {
+        for bad in ["", "models", "models:", ":read", "Models:read", "models:read:x", "mo*:read", "1a:read", "a b:read"]
+        {
             assert!(Permission::parse(bad, "grants").is_err(), "{bad}");
         }
     }
@@ -494,10 +444,7 @@ mod tests {
             assert!(!p("*:read").matches(admin, "read"));
             assert!(!p("*:*").matches(admin, "write"));
             assert!(p("*").matches(admin, "write"), "the bare * does");
-            assert!(
-                p(&format!("{admin}:*")).matches(admin, "write"),
-                "naming the type does"
-            );
+            assert!(p(&format!("{admin}:*")).matches(admin, "write"), "naming the type does");
         }
     }
 
@@ -509,26 +456,12 @@ mod tests {
         assert!(r("models/a/b").matches("models/a/b"));
         assert!(!r("models/a").matches("models/a/b"));
         assert!(r("*").matches("*"));
-        assert!(
-            !r("models/*").matches("*"),
-            "the tenant as a whole is matched only by `*`"
-        );
-        for bad in [
-            "",
-            "models",
-            "/x",
-            "models/a b",
-            "models/*/x",
-            "m*",
-            "models/",
-            &format!("t/{}", "x".repeat(300)),
-        ] {
+        assert!(!r("models/*").matches("*"), "the tenant as a whole is matched only by `*`");
+        for bad in ["", "models", "/x", "models/a b", "models/*/x", "m*", "models/", &format!("t/{}", "x".repeat(300))]
+        {
             assert!(Resource::parse(bad, "grants").is_err(), "{bad}");
         }
-        assert!(
-            check_requested_resource("models/a*b").is_ok(),
-            "requested resources are literal"
-        );
+        assert!(check_requested_resource("models/a*b").is_ok(), "requested resources are literal");
         assert!(check_requested_resource("models").is_err());
     }
 
@@ -547,20 +480,11 @@ mod tests {
 
     #[test]
     fn r26_intersection_is_what_both_allow() {
-        assert_eq!(
-            p("*:read").intersect(&p("models:*")),
-            Some(p("models:read"))
-        );
+        assert_eq!(p("*:read").intersect(&p("models:*")), Some(p("models:read")));
         assert_eq!(p("*:read").intersect(&p("accounts:read")), None);
-        assert_eq!(
-            p("*").intersect(&p("accounts:read")),
-            Some(p("accounts:read"))
-        );
+        assert_eq!(p("*").intersect(&p("accounts:read")), Some(p("accounts:read")));
         assert_eq!(p("models:read").intersect(&p("models:write")), None);
-        assert_eq!(
-            r("models/*").intersect(&r("models/a*")),
-            Some(r("models/a*"))
-        );
+        assert_eq!(r("models/*").intersect(&r("models/a*")), Some(r("models/a*")));
         assert_eq!(r("models/a*").intersect(&r("models/b")), None);
     }
 
@@ -568,21 +492,11 @@ mod tests {
     fn grants_round_trip_as_text_or_object() -> std::result::Result<(), serde_json::Error> {
         let g: Grant = serde_json::from_str(r#""models:read""#)?;
         assert_eq!(serde_json::to_string(&g)?, r#""models:read""#);
-        let g: Grant =
-            serde_json::from_str(r#"{"permission":"models:read","resource":"models/a*"}"#)?;
-        assert_eq!(
-            serde_json::to_string(&g)?,
-            r#"{"permission":"models:read","resource":"models/a*"}"#
-        );
+        let g: Grant = serde_json::from_str(r#"{"permission":"models:read","resource":"models/a*"}"#)?;
+        assert_eq!(serde_json::to_string(&g)?, r#"{"permission":"models:read","resource":"models/a*"}"#);
         let s: Scope = serde_json::from_str(r#"{"permission":"models:read","tenant":"acme"}"#)?;
-        assert_eq!(
-            serde_json::to_string(&s)?,
-            r#"{"permission":"models:read","resource":"*","tenant":"acme"}"#
-        );
-        assert!(
-            serde_json::from_str::<Grant>(r#"{"permission":"models:read","tenant":"acme"}"#)
-                .is_err()
-        );
+        assert_eq!(serde_json::to_string(&s)?, r#"{"permission":"models:read","resource":"*","tenant":"acme"}"#);
+        assert!(serde_json::from_str::<Grant>(r#"{"permission":"models:read","tenant":"acme"}"#).is_err());
         assert!(serde_json::from_str::<Grant>(r#""bad""#).is_err());
         Ok(())
     }

@@ -8,8 +8,7 @@ use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::pattern::Grant;
 use crate::call::{
-    AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember,
-    RevokeGroupPermissions,
+    AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
 };
 use crate::docs::{membership_key, tenant_key, GroupDef, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
@@ -30,20 +29,12 @@ pub(crate) async fn group_record(cx: &Cx, doc: &TenantDoc, group: &str) -> Resul
         .filter(|m| group == EVERYONE || m.value.groups.iter().any(|g| g == group))
         .map(|m| m.value.principal)
         .collect();
-    Ok(Group {
-        tenant: doc.tenant.clone(),
-        group: group.to_owned(),
-        roles: def.roles,
-        grants: def.grants,
-        members,
-    })
+    Ok(Group { tenant: doc.tenant.clone(), group: group.to_owned(), roles: def.roles, grants: def.grants, members })
 }
 
 fn existing<'a>(doc: &'a mut TenantDoc, group: &str) -> Result<&'a mut GroupDef> {
     let tenant = doc.tenant.clone();
-    doc.groups
-        .get_mut(group)
-        .ok_or_else(|| Error::not_found(format!("group `{group}` in tenant `{tenant}`")))
+    doc.groups.get_mut(group).ok_or_else(|| Error::not_found(format!("group `{group}` in tenant `{tenant}`")))
 }
 
 /// Creates a group with roles and grants, all of which the actor must hold.
@@ -52,48 +43,23 @@ pub(crate) async fn create_group(cx: &Cx, a: CreateGroup) -> Result<Group> {
     let target = format!("group:{}", a.group);
     for _ in 0..MAX_ATTEMPTS {
         let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-        scope
-            .require(cx, "groups", "write", "group.create", &target)
-            .await?;
+        scope.require(cx, "groups", "write", "group.create", &target).await?;
         if scope.tenant.value.groups.contains_key(&a.group) {
-            return Err(Error::exists(format!(
-                "group `{}` in tenant `{}`",
-                a.group, a.tenant
-            )));
+            return Err(Error::exists(format!("group `{}` in tenant `{}`", a.group, a.tenant)));
         }
         let mut given: Vec<Grant> = a.grants.clone();
         for role in &a.roles {
             given.extend(scope.role_grants(role)?);
         }
-        scope
-            .require_covers(cx, &given, "group.create", &target)
-            .await?;
+        scope.require_covers(cx, &given, "group.create", &target).await?;
         let mut doc = scope.tenant.value.clone();
         let mut roles = a.roles.clone();
         roles.dedup();
-        doc.groups.insert(
-            a.group.clone(),
-            GroupDef {
-                roles,
-                grants: a.grants.clone(),
-            },
-        );
-        if cx
-            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
-            .await?
-            .is_none()
-        {
+        doc.groups.insert(a.group.clone(), GroupDef { roles, grants: a.grants.clone() });
+        if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
-        cx.record(
-            &a.tenant,
-            scope.actor.actor_ref(),
-            "group.create",
-            &target,
-            Ok(()),
-            Default::default(),
-        )
-        .await?;
+        cx.record(&a.tenant, scope.actor.actor_ref(), "group.create", &target, Ok(()), Default::default()).await?;
         return group_record(cx, &doc, &a.group).await;
     }
     Err(conflict(&format!("tenant `{}`", a.tenant)))
@@ -104,17 +70,12 @@ pub(crate) async fn create_group(cx: &Cx, a: CreateGroup) -> Result<Group> {
 pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
     validate::role_or_group_name(&a.group, "group")?;
     if a.group == EVERYONE {
-        return Err(Error::invalid(
-            "group",
-            "`everyone` is built in and cannot be deleted",
-        ));
+        return Err(Error::invalid("group", "`everyone` is built in and cannot be deleted"));
     }
     let target = format!("group:{}", a.group);
     for _ in 0..MAX_ATTEMPTS {
         let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-        scope
-            .require(cx, "groups", "write", "group.delete", &target)
-            .await?;
+        scope.require(cx, "groups", "write", "group.delete", &target).await?;
         let mut doc = scope.tenant.value.clone();
         existing(&mut doc, &a.group)?;
         for m in memberships(cx, &a.tenant).await? {
@@ -127,22 +88,10 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
             }
         }
         doc.groups.remove(&a.group);
-        if cx
-            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
-            .await?
-            .is_none()
-        {
+        if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
-        cx.record(
-            &a.tenant,
-            scope.actor.actor_ref(),
-            "group.delete",
-            &target,
-            Ok(()),
-            Default::default(),
-        )
-        .await?;
+        cx.record(&a.tenant, scope.actor.actor_ref(), "group.delete", &target, Ok(()), Default::default()).await?;
         return Ok(());
     }
     Err(conflict(&format!("tenant `{}`", a.tenant)))
@@ -159,9 +108,7 @@ pub(crate) async fn update_membership(
     let key = membership_key(tenant, principal);
     for _ in 0..MAX_ATTEMPTS {
         let Some(doc) = cx.doc::<MembershipDoc>(&key).await? else {
-            return Err(Error::not_found(format!(
-                "account `{principal}` in tenant `{tenant}`"
-            )));
+            return Err(Error::not_found(format!("account `{principal}` in tenant `{tenant}`")));
         };
         let mut next = doc.value.clone();
         change(&mut next)?;
@@ -169,23 +116,11 @@ pub(crate) async fn update_membership(
             return Ok(next);
         }
     }
-    Err(conflict(&format!(
-        "access of `{principal}` to tenant `{tenant}`"
-    )))
+    Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")))
 }
 
-async fn member_change(
-    cx: &Cx,
-    scope: &TenantScope,
-    group: &str,
-    principal: &str,
-    add: bool,
-) -> Result<()> {
-    let action = if add {
-        "group.add_member"
-    } else {
-        "group.remove_member"
-    };
+async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &str, add: bool) -> Result<()> {
+    let action = if add { "group.add_member" } else { "group.remove_member" };
     crate::authz::admin::account(cx, principal).await?;
     update_membership(cx, scope.id(), principal, |m| {
         if add {
@@ -200,15 +135,7 @@ async fn member_change(
     })
     .await?;
     let d = details([("group", Value::String(group.to_owned()))]);
-    cx.record(
-        scope.id(),
-        scope.actor.actor_ref(),
-        action,
-        principal,
-        Ok(()),
-        d,
-    )
-    .await
+    cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
 }
 
 /// Adds an account with access to the tenant to a group; the actor must hold what the group
@@ -216,19 +143,12 @@ async fn member_change(
 pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group> {
     validate::role_or_group_name(&a.group, "group")?;
     if a.group == EVERYONE {
-        return Err(Error::invalid(
-            "group",
-            "every account with access is a member of `everyone`",
-        ));
+        return Err(Error::invalid("group", "every account with access is a member of `everyone`"));
     }
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "groups", "write", "group.add_member", &a.principal)
-        .await?;
+    scope.require(cx, "groups", "write", "group.add_member", &a.principal).await?;
     let grants = scope.group_grants(&a.group)?;
-    scope
-        .require_covers(cx, &grants, "group.add_member", &a.principal)
-        .await?;
+    scope.require_covers(cx, &grants, "group.add_member", &a.principal).await?;
     member_change(cx, &scope, &a.group, &a.principal, true).await?;
     group_record(cx, &scope.tenant.value, &a.group).await
 }
@@ -237,15 +157,10 @@ pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group
 pub(crate) async fn remove_group_member(cx: &Cx, a: RemoveGroupMember) -> Result<Group> {
     validate::role_or_group_name(&a.group, "group")?;
     if a.group == EVERYONE {
-        return Err(Error::invalid(
-            "group",
-            "no account can be removed from `everyone`",
-        ));
+        return Err(Error::invalid("group", "no account can be removed from `everyone`"));
     }
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    scope
-        .require(cx, "groups", "write", "group.remove_member", &a.principal)
-        .await?;
+    scope.require(cx, "groups", "write", "group.remove_member", &a.principal).await?;
     scope.group_grants(&a.group)?;
     member_change(cx, &scope, &a.group, &a.principal, false).await?;
     group_record(cx, &scope.tenant.value, &a.group).await
@@ -260,15 +175,10 @@ async fn change_group_grants(
     add: bool,
 ) -> Result<Group> {
     validate::role_or_group_name(group, "group")?;
-    let (action, target) = (
-        if add { "group.grant" } else { "group.revoke" },
-        format!("group:{group}"),
-    );
+    let (action, target) = (if add { "group.grant" } else { "group.revoke" }, format!("group:{group}"));
     for _ in 0..MAX_ATTEMPTS {
         let scope = load_scope(cx, actor, tenant).await?;
-        scope
-            .require(cx, "groups", "write", action, &target)
-            .await?;
+        scope.require(cx, "groups", "write", action, &target).await?;
         if add {
             scope.require_covers(cx, grants, action, &target).await?;
         }
@@ -281,19 +191,11 @@ async fn change_group_grants(
                 def.grants.retain(|x| x != g);
             }
         }
-        if cx
-            .put(&tenant_key(tenant), &doc, Some(scope.tenant.version))
-            .await?
-            .is_none()
-        {
+        if cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
-        let d = details([(
-            "grants",
-            serde_json::to_value(grants).unwrap_or(Value::Null),
-        )]);
-        cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d)
-            .await?;
+        let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
+        cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;
         return group_record(cx, &doc, group).await;
     }
     Err(conflict(&format!("tenant `{tenant}`")))

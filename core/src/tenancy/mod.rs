@@ -14,11 +14,6 @@ pub(crate) async fn memberships(cx: &Cx, tenant: &str) -> Result<Vec<Doc<Members
     cx.list_all(&membership_prefix(tenant))
         .await?
         .into_iter()
-        .map(|e| {
-            Ok(Doc {
-                value: parse::<MembershipDoc>(&e.key, &e.value)?,
-                version: e.version,
-            })
-        })
+        .map(|e| Ok(Doc { value: parse::<MembershipDoc>(&e.key, &e.value)?, version: e.version }))
         .collect()
 }

@@ -51,10 +51,7 @@ impl Default for Settings {
 fn count(key: &str, value: &Value, min: u64, max: u64) -> Result<u64> {
     match value.as_u64() {
         Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(Error::invalid(
-            key,
-            format!("must be an integer from {min} to {max}"),
-        )),
+        _ => Err(Error::invalid(key, format!("must be an integer from {min} to {max}"))),
     }
 }
 
@@ -75,23 +72,14 @@ impl Settings {
         for (key, value) in patch {
             let k = key.as_str();
             match k {
-                "default_token_ttl_days" => {
-                    next.default_token_ttl_days = count(k, value, 1, MAX_TTL_DAYS)?
-                }
-                "max_token_ttl_days" => {
-                    next.max_token_ttl_days = optional_count(k, value, 1, MAX_TTL_DAYS)?
-                }
+                "default_token_ttl_days" => next.default_token_ttl_days = count(k, value, 1, MAX_TTL_DAYS)?,
+                "max_token_ttl_days" => next.max_token_ttl_days = optional_count(k, value, 1, MAX_TTL_DAYS)?,
                 "allow_non_expiring_tokens" => {
-                    next.allow_non_expiring_tokens = value
-                        .as_bool()
-                        .ok_or_else(|| Error::invalid(k, "must be true or false"))?
+                    next.allow_non_expiring_tokens =
+                        value.as_bool().ok_or_else(|| Error::invalid(k, "must be true or false"))?
                 }
-                "max_tokens_per_account" => {
-                    next.max_tokens_per_account = count(k, value, 1, 100_000)?
-                }
-                "max_service_accounts" => {
-                    next.max_service_accounts = optional_count(k, value, 0, u32::MAX.into())?
-                }
+                "max_tokens_per_account" => next.max_tokens_per_account = count(k, value, 1, 100_000)?,
+                "max_service_accounts" => next.max_service_accounts = optional_count(k, value, 0, u32::MAX.into())?,
                 "seat_limit" => next.seat_limit = optional_count(k, value, 0, u32::MAX.into())?,
                 "default_service_account_role" => {
                     next.default_service_account_role = match value {
@@ -101,17 +89,10 @@ impl Settings {
                     }
                 }
                 "password_policy" => match value.as_str() {
-                    Some(p) if PASSWORD_POLICIES.contains(&p) => {
-                        next.password_policy = p.to_owned()
-                    }
+                    Some(p) if PASSWORD_POLICIES.contains(&p) => next.password_policy = p.to_owned(),
                     _ => return Err(Error::invalid(k, "must be `default` or `asvs`")),
                 },
-                _ => {
-                    return Err(Error::invalid(
-                        "settings",
-                        format!("unknown setting `{key}`"),
-                    ))
-                }
+                _ => return Err(Error::invalid("settings", format!("unknown setting `{key}`"))),
             }
         }
         if let Some(cap) = next.max_token_ttl_days {
@@ -147,26 +128,15 @@ mod tests {
 
     #[test]
     fn r60_update_merges_and_validates_every_value() {
-        let s = Settings::default().merged(&patch(
-            json!({"max_tokens_per_account": 3, "seat_limit": 10}),
-        ));
+        let s = Settings::default().merged(&patch(json!({"max_tokens_per_account": 3, "seat_limit": 10})));
         let s = s.unwrap_or_default();
         assert_eq!(s.max_tokens_per_account, 3);
         assert_eq!(s.seat_limit, Some(10));
-        assert_eq!(
-            s.default_token_ttl_days, 365,
-            "untouched keys keep their value"
-        );
+        assert_eq!(s.default_token_ttl_days, 365, "untouched keys keep their value");
         for (bad, field) in [
-            (
-                json!({"default_token_ttl_days": 0}),
-                "default_token_ttl_days",
-            ),
+            (json!({"default_token_ttl_days": 0}), "default_token_ttl_days"),
             (json!({"max_token_ttl_days": -1}), "max_token_ttl_days"),
-            (
-                json!({"allow_non_expiring_tokens": "yes"}),
-                "allow_non_expiring_tokens",
-            ),
+            (json!({"allow_non_expiring_tokens": "yes"}), "allow_non_expiring_tokens"),
             (json!({"password_policy": "lax"}), "password_policy"),
             (json!({"colour": "blue"}), "settings"),
         ] {

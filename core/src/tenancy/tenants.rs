@@ -6,9 +6,7 @@ use crate::audit::{details, ActorRef};
 use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
 use crate::authz::compiled::builtin_role;
 use crate::call::{CreateTenant, GetTenant, UpdateTenantSettings};
-use crate::docs::{
-    account_key, membership_key, tenant_key, AccountDoc, GroupDef, MembershipDoc, TenantDoc, SCHEMA,
-};
+use crate::docs::{account_key, membership_key, tenant_key, AccountDoc, GroupDef, MembershipDoc, TenantDoc, SCHEMA};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{AccountKind, Status, Tenant};
@@ -30,10 +28,7 @@ fn display_name(name: Option<String>, tenant: &str) -> Result<String> {
     if (1..=200).contains(&n) && !name.chars().any(char::is_control) {
         Ok(name)
     } else {
-        Err(Error::invalid(
-            "name",
-            "a tenant name is 1 to 200 printable characters",
-        ))
+        Err(Error::invalid("name", "a tenant name is 1 to 200 printable characters"))
     }
 }
 
@@ -45,23 +40,17 @@ fn display_name(name: Option<String>, tenant: &str) -> Result<String> {
 /// simply be run again.
 pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
     validate::tenant_id(&a.tenant)?;
-    let email = validate::email(&a.admin, &cx.engine.options.domain)
-        .map_err(|e| Error::invalid("admin", e.to_string()))?;
+    let email =
+        validate::email(&a.admin, &cx.engine.options.domain).map_err(|e| Error::invalid("admin", e.to_string()))?;
     let name = display_name(a.name, &a.tenant)?;
     let settings = Settings::default().merged(&a.settings.unwrap_or_default())?;
     if let Some(role) = &settings.default_service_account_role {
         if builtin_role(role).is_none() {
-            return Err(Error::not_found(format!(
-                "role `{role}` (a new tenant has only the built-in roles)"
-            )));
+            return Err(Error::not_found(format!("role `{role}` (a new tenant has only the built-in roles)")));
         }
     }
     let tenant = a.tenant;
-    let keys = [
-        tenant_key(&tenant),
-        account_key(&email),
-        membership_key(&tenant, &email),
-    ];
+    let keys = [tenant_key(&tenant), account_key(&email), membership_key(&tenant, &email)];
     for _ in 0..MAX_ATTEMPTS {
         let mut docs = cx.get_many(&keys).await?.into_iter();
         if docs.next().flatten().is_some() {
@@ -96,14 +85,9 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
                 doc
             }
             Some(raw) => {
-                let doc = Doc {
-                    value: crate::op::parse::<AccountDoc>(&keys[1], &raw.value)?,
-                    version: raw.version,
-                };
+                let doc = Doc { value: crate::op::parse::<AccountDoc>(&keys[1], &raw.value)?, version: raw.version };
                 if doc.value.deleting {
-                    return Err(Error::precondition(format!(
-                        "account `{email}` is being deleted"
-                    )));
+                    return Err(Error::precondition(format!("account `{email}` is being deleted")));
                 }
                 if !doc.value.has_access(&tenant) {
                     let mut next = doc.value.clone();
@@ -130,11 +114,7 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
             groups: Vec::new(),
             created_at: cx.now,
         };
-        if cx
-            .put(&keys[2], &member, membership.map(|m| m.version))
-            .await?
-            .is_none()
-        {
+        if cx.put(&keys[2], &member, membership.map(|m| m.version)).await?.is_none() {
             continue;
         }
         let doc = TenantDoc {
@@ -144,27 +124,14 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
             settings: settings.clone(),
             created_at: cx.now,
             roles: Default::default(),
-            groups: [("everyone".to_owned(), GroupDef::default())]
-                .into_iter()
-                .collect(),
+            groups: [("everyone".to_owned(), GroupDef::default())].into_iter().collect(),
         };
         if cx.put(&keys[0], &doc, None).await?.is_none() {
             return Err(Error::exists(format!("tenant `{tenant}`")));
         }
         let target = format!("tenant:{tenant}");
-        let d = details([
-            ("admin", Value::String(email.clone())),
-            ("name", Value::String(name.clone())),
-        ]);
-        cx.record(
-            &tenant,
-            ActorRef::system(),
-            "tenant.create",
-            &target,
-            Ok(()),
-            d,
-        )
-        .await?;
+        let d = details([("admin", Value::String(email.clone())), ("name", Value::String(name.clone()))]);
+        cx.record(&tenant, ActorRef::system(), "tenant.create", &target, Ok(()), d).await?;
         return Ok(tenant_record(&doc));
     }
     Err(conflict(&format!("tenant `{tenant}`")))
@@ -173,16 +140,9 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
 /// A tenant's record; any account with access to the tenant may read it.
 pub(crate) async fn get_tenant(cx: &Cx, a: GetTenant) -> Result<Tenant> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-    let active = scope
-        .actor
-        .account
-        .as_ref()
-        .is_some_and(|acc| acc.status == Status::Active);
+    let active = scope.actor.account.as_ref().is_some_and(|acc| acc.status == Status::Active);
     if !scope.actor.member || !active {
-        return Err(Error::forbidden(format!(
-            "`{}` has no access to tenant `{}`",
-            a.actor, a.tenant
-        )));
+        return Err(Error::forbidden(format!("`{}` has no access to tenant `{}`", a.actor, a.tenant)));
     }
     Ok(tenant_record(&scope.tenant.value))
 }
@@ -193,37 +153,21 @@ pub(crate) async fn update_tenant_settings(cx: &Cx, a: UpdateTenantSettings) -> 
     let target = format!("tenant:{}", a.tenant);
     for _ in 0..MAX_ATTEMPTS {
         let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-        scope
-            .require(cx, "settings", "write", "tenant.update", &target)
-            .await?;
+        scope.require(cx, "settings", "write", "tenant.update", &target).await?;
         let mut doc = scope.tenant.value.clone();
         doc.settings = doc.settings.merged(&a.settings)?;
         if a.settings.contains_key("default_service_account_role") {
             if let Some(role) = &doc.settings.default_service_account_role {
                 let grants = scope.role_grants(role)?;
-                scope
-                    .require_covers(cx, &grants, "tenant.update", &target)
-                    .await?;
+                scope.require_covers(cx, &grants, "tenant.update", &target).await?;
             }
         }
-        if cx
-            .put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version))
-            .await?
-            .is_none()
-        {
+        if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
         let changed: Vec<Value> = a.settings.keys().map(|k| json!(k)).collect();
         let d = details([("settings", Value::Array(changed))]);
-        cx.record(
-            &a.tenant,
-            scope.actor.actor_ref(),
-            "tenant.update",
-            &target,
-            Ok(()),
-            d,
-        )
-        .await?;
+        cx.record(&a.tenant, scope.actor.actor_ref(), "tenant.update", &target, Ok(()), d).await?;
         return Ok(tenant_record(&doc));
     }
     Err(conflict(&format!("tenant `{}`", a.tenant)))

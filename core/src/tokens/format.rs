@@ -25,10 +25,7 @@ pub fn check_prefix(prefix: &str) -> Result<()> {
     if (2..=8).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_lowercase()) {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "token_prefix",
-            "must be 2 to 8 lower-case letters",
-        ))
+        Err(Error::invalid("token_prefix", "must be 2 to 8 lower-case letters"))
     }
 }
 
@@ -52,9 +49,7 @@ pub fn base62(len: usize, mut random: impl FnMut(&mut [u8])) -> String {
         for b in buf {
             // 248 = 4 × 62: keeping bytes below it makes `b % 62` uniform.
             if b < 248 && out.len() < len {
-                out.push(char::from(
-                    ALPHABET.get(usize::from(b % 62)).copied().unwrap_or(b'0'),
-                ));
+                out.push(char::from(ALPHABET.get(usize::from(b % 62)).copied().unwrap_or(b'0')));
             }
         }
     }
@@ -85,16 +80,9 @@ fn is_base62(s: &str) -> bool {
 /// Parses a presented token for an engine with `prefix`; any malformation or a bad checksum
 /// is `invalid_credentials`, with no store access.
 pub fn parse<'a>(token: &'a str, prefix: &str) -> Result<Parsed<'a>> {
-    let rest = token
-        .strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('_'))
-        .ok_or(Error::InvalidCredentials)?;
+    let rest = token.strip_prefix(prefix).and_then(|r| r.strip_prefix('_')).ok_or(Error::InvalidCredentials)?;
     let (id, tail) = rest.split_once('_').ok_or(Error::InvalidCredentials)?;
-    if id.len() != ID_LEN
-        || tail.len() != SECRET_LEN + CHECK_LEN
-        || !is_base62(id)
-        || !is_base62(tail)
-    {
+    if id.len() != ID_LEN || tail.len() != SECRET_LEN + CHECK_LEN || !is_base62(id) || !is_base62(tail) {
         return Err(Error::InvalidCredentials);
     }
     let (secret, check) = tail.split_at(SECRET_LEN);
@@ -162,23 +150,9 @@ mod tests {
         flipped[20] = if flipped[20] == b'a' { b'b' } else { b'a' };
         let flipped = String::from_utf8(flipped).unwrap_or_default();
         assert_eq!(parse(&flipped, "kw").err(), Some(Error::InvalidCredentials));
-        assert_eq!(
-            parse(&token, "xy").err(),
-            Some(Error::InvalidCredentials),
-            "other prefix"
-        );
-        for bad in [
-            "",
-            "kw_",
-            "kw_abc_def",
-            &token[..token.len() - 1],
-            &format!("{token}0"),
-        ] {
-            assert_eq!(
-                parse(bad, "kw").err(),
-                Some(Error::InvalidCredentials),
-                "{bad:?}"
-            );
+        assert_eq!(parse(&token, "xy").err(), Some(Error::InvalidCredentials), "other prefix");
+        for bad in ["", "kw_", "kw_abc_def", &token[..token.len() - 1], &format!("{token}0")] {
+            assert_eq!(parse(bad, "kw").err(), Some(Error::InvalidCredentials), "{bad:?}");
         }
     }
 
@@ -202,10 +176,7 @@ mod tests {
         assert_eq!(plain.len(), 64);
         assert_ne!(plain, peppered);
         // Python: hashlib.sha256(b"s3cret").hexdigest()
-        assert_eq!(
-            plain,
-            "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0"
-        );
+        assert_eq!(plain, "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0");
         assert!(hashes_equal(&plain, &hash_secret("s3cret", None)));
         assert!(!hashes_equal(&plain, &peppered));
     }

@@ -7,9 +7,7 @@ use serde_json::Value;
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
 use crate::call::{CreateToken, ListTokens, RenameToken, RevokeToken, RotateToken};
-use crate::docs::{
-    account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, TokenDoc, SCHEMA,
-};
+use crate::docs::{account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, TokenDoc, SCHEMA};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Status, TokenCreated, TokenInfo};
@@ -48,42 +46,25 @@ pub(crate) fn expiry(
     expires_at: Option<i64>,
     never: bool,
 ) -> Result<Option<i64>> {
-    let given =
-        usize::from(ttl_days.is_some()) + usize::from(expires_at.is_some()) + usize::from(never);
+    let given = usize::from(ttl_days.is_some()) + usize::from(expires_at.is_some()) + usize::from(never);
     if given > 1 {
         let field = if never { "never_expires" } else { "expires_at" };
-        return Err(Error::invalid(
-            field,
-            "give at most one of ttl_days, expires_at and never_expires",
-        ));
+        return Err(Error::invalid(field, "give at most one of ttl_days, expires_at and never_expires"));
     }
-    let cap = settings
-        .max_token_ttl_days
-        .map(|d| now.saturating_add(days_ms(d)));
+    let cap = settings.max_token_ttl_days.map(|d| now.saturating_add(days_ms(d)));
     if never {
         if !settings.allow_non_expiring_tokens {
-            return Err(Error::invalid(
-                "never_expires",
-                "this tenant does not allow non-expiring tokens",
-            ));
+            return Err(Error::invalid("never_expires", "this tenant does not allow non-expiring tokens"));
         }
         return Ok(None);
     }
     let at = match (ttl_days, expires_at) {
         (Some(0), _) => return Err(Error::invalid("ttl_days", "must be at least 1")),
-        (Some(d), _) if d > MAX_TTL_DAYS => {
-            return Err(Error::invalid(
-                "ttl_days",
-                format!("at most {MAX_TTL_DAYS}"),
-            ))
-        }
+        (Some(d), _) if d > MAX_TTL_DAYS => return Err(Error::invalid("ttl_days", format!("at most {MAX_TTL_DAYS}"))),
         (Some(d), _) => {
             let at = now.saturating_add(days_ms(d));
             if cap.is_some_and(|c| at > c) {
-                return Err(Error::invalid(
-                    "ttl_days",
-                    "longer than the tenant's max_token_ttl_days",
-                ));
+                return Err(Error::invalid("ttl_days", "longer than the tenant's max_token_ttl_days"));
             }
             at
         }
@@ -92,10 +73,7 @@ pub(crate) fn expiry(
                 return Err(Error::invalid("expires_at", "must be in the future"));
             }
             if cap.is_some_and(|c| at > c) || at > now.saturating_add(days_ms(MAX_TTL_DAYS)) {
-                return Err(Error::invalid(
-                    "expires_at",
-                    "later than the tenant's max_token_ttl_days",
-                ));
+                return Err(Error::invalid("expires_at", "later than the tenant's max_token_ttl_days"));
             }
             at
         }
@@ -111,11 +89,7 @@ fn is_live(doc: &TokenDoc, now: i64) -> bool {
     doc.revoked_at.is_none() && doc.expires_at.is_none_or(|at| now < at)
 }
 
-fn owner_check(
-    action: &'static str,
-    audit_action: &'static str,
-    target: Option<String>,
-) -> OwnerCheck<'static> {
+fn owner_check(action: &'static str, audit_action: &'static str, target: Option<String>) -> OwnerCheck<'static> {
     OwnerCheck {
         kind: "tokens",
         action,
@@ -128,27 +102,16 @@ fn owner_check(
 
 /// Issuing a credential to another account gives its rights: the actor must hold all of
 /// them in the owner tenant. A user's own tokens are exempt (R-52: scopes only narrow).
-async fn check_no_escalation(
-    cx: &Cx,
-    owner: &OwnerScope,
-    audit_action: &str,
-    target: &str,
-) -> Result<()> {
+async fn check_no_escalation(cx: &Cx, owner: &OwnerScope, audit_action: &str, target: &str) -> Result<()> {
     let acc = &owner.target.value;
     if owner.scope.actor.principal == acc.principal {
         return Ok(());
     }
-    let Some(m) = cx
-        .doc::<MembershipDoc>(&membership_key(&acc.tenant, &acc.principal))
-        .await?
-    else {
+    let Some(m) = cx.doc::<MembershipDoc>(&membership_key(&acc.tenant, &acc.principal)).await? else {
         return Ok(());
     };
     let tenant = &owner.scope.tenant;
-    let rights = cx
-        .engine
-        .cache()
-        .rights(&tenant.value, tenant.version, &m.value, m.version);
+    let rights = cx.engine.cache().rights(&tenant.value, tenant.version, &m.value, m.version);
     if owner.scope.actor.rights.covers_all(&rights) {
         return Ok(());
     }
@@ -161,10 +124,7 @@ async fn check_no_escalation(
 
 fn refuse_revoked(acc: &AccountDoc) -> Result<()> {
     if acc.status == Status::Revoked {
-        return Err(Error::precondition(format!(
-            "account `{}` is revoked: no new credentials",
-            acc.principal
-        )));
+        return Err(Error::precondition(format!("account `{}` is revoked: no new credentials", acc.principal)));
     }
     Ok(())
 }
@@ -203,12 +163,7 @@ fn mint(
 /// Adds a token id to the account (pruning ids whose tokens are gone), then writes the token:
 /// the record that grants, last. `cap` is checked against the live tokens read in the
 /// same compare-and-set round, so concurrent calls cannot exceed it.
-async fn store_new_token(
-    cx: &Cx,
-    principal: &str,
-    token: &TokenDoc,
-    cap: Option<u64>,
-) -> Result<()> {
+async fn store_new_token(cx: &Cx, principal: &str, token: &TokenDoc, cap: Option<u64>) -> Result<()> {
     let key = account_key(principal);
     for _ in 0..MAX_ATTEMPTS {
         let acc = crate::authz::admin::account(cx, principal).await?;
@@ -218,11 +173,7 @@ async fn store_new_token(
         let keys: Vec<String> = acc.value.tokens.iter().map(|id| token_key(id)).collect();
         let existing = cx.docs::<TokenDoc>(&keys).await?;
         if let Some(cap) = cap {
-            let live = existing
-                .iter()
-                .flatten()
-                .filter(|t| is_live(&t.value, cx.now))
-                .count();
+            let live = existing.iter().flatten().filter(|t| is_live(&t.value, cx.now)).count();
             if live as u64 >= cap {
                 return Err(Error::quota(format!(
                     "`{principal}` holds {live} live tokens, the tenant's max_tokens_per_account"
@@ -230,23 +181,13 @@ async fn store_new_token(
             }
         }
         let mut next = acc.value.clone();
-        next.tokens = acc
-            .value
-            .tokens
-            .iter()
-            .zip(&existing)
-            .filter(|(_, t)| t.is_some())
-            .map(|(id, _)| id.clone())
-            .collect();
+        next.tokens =
+            acc.value.tokens.iter().zip(&existing).filter(|(_, t)| t.is_some()).map(|(id, _)| id.clone()).collect();
         next.tokens.push(token.token_id.clone());
         if cx.put(&key, &next, Some(acc.version)).await?.is_none() {
             continue;
         }
-        if cx
-            .put(&token_key(&token.token_id), token, None)
-            .await?
-            .is_none()
-        {
+        if cx.put(&token_key(&token.token_id), token, None).await?.is_none() {
             return Err(conflict("token id"));
         }
         return Ok(());
@@ -261,58 +202,21 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     }
     for scope in a.scopes.iter().flatten() {
         if let Some(t) = &scope.tenant {
-            validate::tenant_id(t).map_err(|_| {
-                Error::invalid(
-                    "scopes",
-                    format!("`{}` is not a tenant id", validate::clip(t)),
-                )
-            })?;
+            validate::tenant_id(t)
+                .map_err(|_| Error::invalid("scopes", format!("`{}` is not a tenant id", validate::clip(t))))?;
         }
     }
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        owner_check("write", "token.create", None),
-    )
-    .await?;
+    let owner = load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.create", None)).await?;
     refuse_revoked(&owner.target.value)?;
     check_no_escalation(cx, &owner, "token.create", &a.principal).await?;
     let settings = &owner.scope.tenant.value.settings;
     let expires_at = expiry(settings, cx.now, a.ttl_days, a.expires_at, a.never_expires)?;
-    let (doc, token) = mint(
-        cx,
-        &owner.target.value,
-        &a.actor,
-        a.name,
-        expires_at,
-        a.scopes,
-    );
-    store_new_token(
-        cx,
-        &a.principal,
-        &doc,
-        Some(settings.max_tokens_per_account),
-    )
-    .await?;
+    let (doc, token) = mint(cx, &owner.target.value, &a.actor, a.name, expires_at, a.scopes);
+    store_new_token(cx, &a.principal, &doc, Some(settings.max_tokens_per_account)).await?;
     let target = format!("token:{}", doc.token_id);
-    let d = details([
-        ("principal", Value::String(a.principal.clone())),
-        ("name", Value::String(doc.name.clone())),
-    ]);
-    cx.record(
-        &doc.tenant,
-        owner.scope.actor.actor_ref(),
-        "token.create",
-        &target,
-        Ok(()),
-        d,
-    )
-    .await?;
-    Ok(TokenCreated {
-        info: token_info(&doc),
-        token,
-    })
+    let d = details([("principal", Value::String(a.principal.clone())), ("name", Value::String(doc.name.clone()))]);
+    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.create", &target, Ok(()), d).await?;
+    Ok(TokenCreated { info: token_info(&doc), token })
 }
 
 /// Every token of the account, revoked and expired included, oldest first.
@@ -334,17 +238,13 @@ pub(crate) async fn list_tokens(cx: &Cx, a: ListTokens) -> Result<Vec<TokenInfo>
 
 /// Reads a token of the account; another account's token is `not_found`.
 async fn token_of(cx: &Cx, acc: &AccountDoc, token_id: &str) -> Result<Doc<TokenDoc>> {
-    let ok_id =
-        token_id.len() == format::ID_LEN && token_id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let ok_id = token_id.len() == format::ID_LEN && token_id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !ok_id {
         return Err(Error::invalid("token_id", "not a token id"));
     }
     match cx.doc::<TokenDoc>(&token_key(token_id)).await? {
         Some(doc) if doc.value.uid == acc.uid => Ok(doc),
-        _ => Err(Error::not_found(format!(
-            "token `{token_id}` of `{}`",
-            acc.principal
-        ))),
+        _ => Err(Error::not_found(format!("token `{token_id}` of `{}`", acc.principal))),
     }
 }
 
@@ -361,11 +261,7 @@ async fn change_token(
         if !change(&mut next)? {
             return Ok(next);
         }
-        if cx
-            .put(&token_key(token_id), &next, Some(current.version))
-            .await?
-            .is_some()
-        {
+        if cx.put(&token_key(token_id), &next, Some(current.version)).await?.is_some() {
             return Ok(next);
         }
     }
@@ -376,13 +272,9 @@ async fn change_token(
 pub(crate) async fn rename_token(cx: &Cx, a: RenameToken) -> Result<TokenInfo> {
     validate::token_name(&a.name)?;
     let target = format!("token:{}", a.token_id);
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        owner_check("write", "token.rename", Some(target.clone())),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.rename", Some(target.clone())))
+            .await?;
     let doc = change_token(cx, &owner.target.value, &a.token_id, |t| {
         let changed = t.name != a.name;
         t.name = a.name.clone();
@@ -390,28 +282,16 @@ pub(crate) async fn rename_token(cx: &Cx, a: RenameToken) -> Result<TokenInfo> {
     })
     .await?;
     let d = details([("name", Value::String(a.name.clone()))]);
-    cx.record(
-        &doc.tenant,
-        owner.scope.actor.actor_ref(),
-        "token.rename",
-        &target,
-        Ok(()),
-        d,
-    )
-    .await?;
+    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.rename", &target, Ok(()), d).await?;
     Ok(token_info(&doc))
 }
 
 /// Revokes a token at once; revoking a revoked token changes nothing.
 pub(crate) async fn revoke_token(cx: &Cx, a: RevokeToken) -> Result<TokenInfo> {
     let target = format!("token:{}", a.token_id);
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        owner_check("write", "token.revoke", Some(target.clone())),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.revoke", Some(target.clone())))
+            .await?;
     let now = cx.now;
     let doc = change_token(cx, &owner.target.value, &a.token_id, |t| {
         if t.revoked_at.is_some() {
@@ -421,15 +301,7 @@ pub(crate) async fn revoke_token(cx: &Cx, a: RevokeToken) -> Result<TokenInfo> {
         Ok(true)
     })
     .await?;
-    cx.record(
-        &doc.tenant,
-        owner.scope.actor.actor_ref(),
-        "token.revoke",
-        &target,
-        Ok(()),
-        Default::default(),
-    )
-    .await?;
+    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.revoke", &target, Ok(()), Default::default()).await?;
     Ok(token_info(&doc))
 }
 
@@ -440,67 +312,42 @@ pub(crate) async fn revoke_token(cx: &Cx, a: RevokeToken) -> Result<TokenInfo> {
 pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated> {
     let grace = a.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
     if grace > MAX_TTL_DAYS * 86_400 {
-        return Err(Error::invalid(
-            "grace_seconds",
-            format!("at most {MAX_TTL_DAYS} days"),
-        ));
+        return Err(Error::invalid("grace_seconds", format!("at most {MAX_TTL_DAYS} days")));
     }
     let old_target = format!("token:{}", a.token_id);
-    let owner = load_owner_scope(
-        cx,
-        &a.actor,
-        &a.principal,
-        owner_check("write", "token.rotate", Some(old_target.clone())),
-    )
-    .await?;
+    let owner =
+        load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.rotate", Some(old_target.clone())))
+            .await?;
     let acc = owner.target.value.clone();
     refuse_revoked(&acc)?;
     let old = token_of(cx, &acc, &a.token_id).await?;
     if old.value.revoked_at.is_some() {
-        return Err(Error::precondition(format!(
-            "token `{}` is revoked",
-            a.token_id
-        )));
+        return Err(Error::precondition(format!("token `{}` is revoked", a.token_id)));
     }
     if !is_live(&old.value, cx.now) {
-        return Err(Error::precondition(format!(
-            "token `{}` has expired",
-            a.token_id
-        )));
+        return Err(Error::precondition(format!("token `{}` has expired", a.token_id)));
     }
     check_no_escalation(cx, &owner, "token.rotate", &old_target).await?;
     let settings = &owner.scope.tenant.value.settings;
-    let cap = settings
-        .max_token_ttl_days
-        .map(|d| cx.now.saturating_add(days_ms(d)));
+    let cap = settings.max_token_ttl_days.map(|d| cx.now.saturating_add(days_ms(d)));
     let expires_at = match old.value.expires_at {
-        Some(at) => Some(
-            cx.now
-                .saturating_add(at.saturating_sub(old.value.created_at).max(0)),
-        ),
+        Some(at) => Some(cx.now.saturating_add(at.saturating_sub(old.value.created_at).max(0))),
         None if settings.allow_non_expiring_tokens => None,
-        None => Some(
-            cx.now
-                .saturating_add(days_ms(settings.default_token_ttl_days)),
-        ),
+        None => Some(cx.now.saturating_add(days_ms(settings.default_token_ttl_days))),
     };
     let expires_at = match (expires_at, cap) {
         (Some(at), Some(c)) => Some(at.min(c)),
         (None, Some(c)) => Some(c),
         (at, None) => at,
     };
-    let (doc, token) = mint(
-        cx,
-        &acc,
-        &a.actor,
-        Some(old.value.name.clone()),
-        expires_at,
-        old.value.scopes.clone(),
-    );
+    let (doc, token) = mint(cx, &acc, &a.actor, Some(old.value.name.clone()), expires_at, old.value.scopes.clone());
     store_new_token(cx, &a.principal, &doc, None).await?;
-    let grace_end = cx
-        .now
-        .saturating_add(i64::try_from(grace).unwrap_or(0).saturating_mul(1000));
+    // The event goes before the old token is shortened: a failure after this point leaves
+    // the old token working, so the rotation can simply be run again.
+    let target = format!("token:{}", doc.token_id);
+    let d = details([("replaces", Value::String(old_target)), ("grace_seconds", Value::from(grace))]);
+    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.rotate", &target, Ok(()), d).await?;
+    let grace_end = cx.now.saturating_add(i64::try_from(grace).unwrap_or(0).saturating_mul(1000));
     change_token(cx, &acc, &a.token_id, |t| {
         let at = t.expires_at.map_or(grace_end, |at| at.min(grace_end));
         let changed = t.expires_at != Some(at);
@@ -508,22 +355,5 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
         Ok(changed)
     })
     .await?;
-    let target = format!("token:{}", doc.token_id);
-    let d = details([
-        ("replaces", Value::String(old_target)),
-        ("grace_seconds", Value::from(grace)),
-    ]);
-    cx.record(
-        &doc.tenant,
-        owner.scope.actor.actor_ref(),
-        "token.rotate",
-        &target,
-        Ok(()),
-        d,
-    )
-    .await?;
-    Ok(TokenCreated {
-        info: token_info(&doc),
-        token,
-    })
+    Ok(TokenCreated { info: token_info(&doc), token })
 }

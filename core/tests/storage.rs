@@ -1,0 +1,323 @@
+//! Storage protocol and failure (R-14, R-15, R-90..R-94), driven through the step machine so
+//! that rounds and writes can be counted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+
+mod support;
+
+use keyward_core::*;
+use support::{FaultyStore, TestEnv, T0};
+
+const ROOT: &str = "root@acme.test";
+
+fn kw() -> Keyward<FaultyStore<MemoryStore>, TestEnv> {
+    let kw = Keyward::new(Options::default(), FaultyStore::new(MemoryStore::new()), TestEnv::new()).unwrap();
+    kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+    kw
+}
+
+fn service_account(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, name: &str, role: &str) -> String {
+    kw.run(CreateServiceAccount {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        name: name.into(),
+        description: None,
+        role: Some(role.into()),
+        grants: vec![],
+    })
+    .unwrap()
+    .principal
+}
+
+fn token_request(principal: &str) -> CreateToken {
+    CreateToken {
+        actor: ROOT.into(),
+        principal: principal.into(),
+        name: None,
+        ttl_days: None,
+        expires_at: None,
+        never_expires: false,
+        scopes: None,
+    }
+}
+
+fn verify_call(token: &str) -> Call {
+    Verify {
+        token: token.into(),
+        tenant: "acme".into(),
+        permission: "models:read".into(),
+        resource: "*".into(),
+        channel: Channel::Api,
+    }
+    .into_call()
+}
+
+/// Drives a call, returning the answer and the batches the host was asked for.
+fn drive<S: Store>(engine: &Engine, store: &S, call: Call, now: i64) -> (Result<Answer>, Vec<Vec<StoreRequest>>) {
+    let mut op = engine.start(call, Env { now, seed: [3; 32] });
+    let mut batches = Vec::new();
+    loop {
+        match op.step() {
+            Step::Need(requests) => {
+                op.provide(requests.iter().map(|r| r.run_on(store)).collect());
+                batches.push(requests);
+            }
+            Step::Done(answer) => return (answer, batches),
+        }
+    }
+}
+
+fn is_write(r: &StoreRequest) -> bool {
+    matches!(r, StoreRequest::Put { .. } | StoreRequest::Delete { .. })
+}
+
+#[test]
+fn r14_malformed_or_bad_checksum_tokens_never_reach_the_store() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let good = kw.run(token_request(&sa)).unwrap().token;
+    let mut bad_check = good.clone();
+    let last = bad_check.pop().unwrap();
+    bad_check.push(if last == 'A' { 'B' } else { 'A' });
+    for token in ["", "kw_short", "nonsense token", bad_check.as_str(), &good.replacen("kw_", "xx_", 1)] {
+        let (answer, batches) = drive(kw.engine(), kw.store(), verify_call(token), T0);
+        let Ok(Answer::Decision(d)) = answer else { panic!("verify answers a decision") };
+        assert_eq!(d.reason, "invalid_credentials", "{token}");
+        assert!(batches.is_empty(), "{token}: no store access, got {batches:?}");
+    }
+}
+
+#[test]
+fn r14_r15_verify_takes_two_read_rounds_and_stamps_last_use_at_most_once_a_minute() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    let now = kw.env().now();
+
+    let (answer, batches) = drive(kw.engine(), kw.store(), verify_call(&token), now);
+    assert!(matches!(answer, Ok(Answer::Decision(Decision { allowed: true, .. }))));
+    assert_eq!(batches.len(), 3, "token; account+tenant+membership; last-use stamp");
+    assert!(!batches[0].iter().any(is_write) && !batches[1].iter().any(is_write));
+    assert_eq!(batches[1].len(), 3, "the second round reads account, tenant and membership together");
+    assert!(batches[2].iter().all(is_write));
+
+    for later in [now + 1, now + 59_999] {
+        let (_, batches) = drive(kw.engine(), kw.store(), verify_call(&token), later);
+        assert_eq!(batches.len(), 2, "no stamp within the minute");
+    }
+    let (_, batches) = drive(kw.engine(), kw.store(), verify_call(&token), now + 60_000);
+    assert_eq!(batches.len(), 3, "stamped again after a minute");
+}
+
+#[test]
+fn r15_a_failed_stamp_never_changes_the_decision() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    let mut op = kw.engine().start(verify_call(&token), Env { now: kw.env().now(), seed: [0; 32] });
+    let answer = loop {
+        match op.step() {
+            Step::Need(requests) if requests.iter().any(is_write) => op
+                .provide(requests.iter().map(|_| StoreReply::Failed { message: "read-only replica".into() }).collect()),
+            Step::Need(requests) => op.provide(requests.iter().map(|r| r.run_on(kw.store())).collect()),
+            Step::Done(answer) => break answer,
+        }
+    };
+    assert!(matches!(answer, Ok(Answer::Decision(Decision { allowed: true, .. }))));
+}
+
+#[test]
+fn r91_lost_races_are_retried_on_fresh_data_then_answered_conflict() {
+    let kw = kw();
+    kw.store().lose_puts.set(4);
+    let sa = service_account(&kw, "bot", "viewer");
+    assert!(kw.run(token_request(&sa)).is_ok(), "four lost races are retried");
+    kw.store().lose_puts.set(50);
+    let err = kw.run(token_request(&sa)).unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    kw.store().lose_puts.set(0);
+    assert_eq!(kw.run(ListTokens { actor: ROOT.into(), principal: sa }).unwrap().len(), 1, "nothing half-written");
+}
+
+#[test]
+fn r91_concurrent_updates_are_never_lost() {
+    // Two operations interleaved by hand: both read the account, then both write.
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let env = |n: u8| Env { now: T0, seed: [n; 32] };
+    let mut a = kw.engine().start(token_request(&sa).into_call(), env(1));
+    let mut b = kw.engine().start(token_request(&sa).into_call(), env(2));
+    let (mut done_a, mut done_b) = (None, None);
+    while done_a.is_none() || done_b.is_none() {
+        for (op, done) in [(&mut a, &mut done_a), (&mut b, &mut done_b)] {
+            if done.is_none() {
+                match op.step() {
+                    Step::Need(requests) => op.provide(requests.iter().map(|r| r.run_on(kw.store())).collect()),
+                    Step::Done(answer) => *done = Some(answer),
+                }
+            }
+        }
+    }
+    assert!(done_a.unwrap().is_ok() && done_b.unwrap().is_ok());
+    assert_eq!(kw.run(ListTokens { actor: ROOT.into(), principal: sa }).unwrap().len(), 2, "both tokens kept");
+}
+
+#[test]
+fn r93_time_is_only_the_hosts() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    kw.env().now.set(42_000);
+    let t = kw.run(token_request(&sa)).unwrap();
+    assert_eq!(t.info.created_at, 42_000);
+    assert_eq!(t.info.expires_at, Some(42_000 + 365 * 86_400_000));
+}
+
+#[test]
+fn r94_a_failing_store_is_store_error_with_the_hosts_message_and_the_engine_goes_on() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    kw.store().fail_calls.set(1);
+    *kw.store().fail_message.borrow_mut() = "connection reset by peer".into();
+    let err = kw.run(token_request(&sa)).unwrap_err();
+    assert_eq!(err.code(), "store_error");
+    assert!(err.to_string().contains("connection reset by peer"), "{err}");
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    let d = kw
+        .run(Verify {
+            token,
+            tenant: "acme".into(),
+            permission: "models:read".into(),
+            resource: "*".into(),
+            channel: Channel::Api,
+        })
+        .unwrap();
+    assert!(d.allowed);
+}
+
+#[test]
+fn r94_a_host_answering_the_wrong_shape_is_internal_not_a_panic() {
+    let kw = kw();
+    let mut op = kw
+        .engine()
+        .start(GetTenant { actor: ROOT.into(), tenant: "acme".into() }.into_call(), Env { now: T0, seed: [0; 32] });
+    let Step::Need(requests) = op.step() else { panic!("needs the store") };
+    op.provide(vec![StoreReply::Deleted { ok: true }; requests.len() + 1]);
+    let Step::Done(Err(e)) = op.step() else { panic!("done with an error") };
+    assert_eq!(e.code(), "internal");
+    let Step::Done(Err(e)) = op.step() else { panic!("stays done") };
+    assert_eq!(e.code(), "internal");
+}
+
+/// Crashes the store after each possible number of writes of `call`, then checks `after`
+/// (nothing verifies that should not) and that running `call` again completes.
+fn crash_at_every_write(
+    name: &str,
+    setup: impl Fn(&Keyward<FaultyStore<MemoryStore>, TestEnv>) -> (Call, String),
+    safe: impl Fn(&Keyward<FaultyStore<MemoryStore>, TestEnv>, &str, u32),
+    rerun_ok: impl Fn(&Keyward<FaultyStore<MemoryStore>, TestEnv>, Result<Answer>),
+) {
+    for writes in 0..20 {
+        let kw = kw();
+        let (call, token) = setup(&kw);
+        kw.store().crash_after_writes.set(Some(writes));
+        let first = kw.call(call.clone());
+        kw.store().crash_after_writes.set(None);
+        if first.is_ok() {
+            return; // every crash point before the last write was checked
+        }
+        assert_eq!(first.unwrap_err().code(), "store_error", "{name}: crash after {writes} writes");
+        safe(&kw, &token, writes);
+        rerun_ok(&kw, kw.call(call));
+    }
+    panic!("{name}: never completed");
+}
+
+fn verdict(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, token: &str) -> String {
+    kw.run(Verify {
+        token: token.into(),
+        tenant: "acme".into(),
+        permission: "models:read".into(),
+        resource: "*".into(),
+        channel: Channel::Api,
+    })
+    .unwrap()
+    .reason
+}
+
+#[test]
+fn r92_an_interrupted_deletion_never_leaves_a_working_credential_and_completes_when_rerun() {
+    crash_at_every_write(
+        "delete_account",
+        |kw| {
+            let sa = service_account(kw, "bot", "viewer");
+            let token = kw.run(token_request(&sa)).unwrap().token;
+            (DeleteAccount { actor: ROOT.into(), principal: sa }.into_call(), token)
+        },
+        |kw, token, writes| {
+            // Nothing written: nothing deleted. Any write: the tombstone came first.
+            let expected = if writes == 0 { "allowed" } else { "invalid_credentials" };
+            assert_eq!(verdict(kw, token), expected, "after {writes} writes");
+        },
+        |kw, rerun| {
+            // The tombstone makes the account unknown: deletion is finished by re-creating
+            // the name, which cleans up first.
+            assert!(rerun.is_ok() || rerun.unwrap_err().code() == "not_found");
+            let again = service_account(kw, "bot", "viewer");
+            assert!(kw.run(ListTokens { actor: ROOT.into(), principal: again }).unwrap().is_empty());
+        },
+    );
+}
+
+#[test]
+fn r92_an_interrupted_token_creation_leaves_nothing_usable_and_can_be_run_again() {
+    crash_at_every_write(
+        "create_token",
+        |kw| {
+            let sa = service_account(kw, "bot", "viewer");
+            (token_request(&sa).into_call(), sa)
+        },
+        |kw, sa, _| {
+            // Whatever was written, no caller ever saw a secret; listing still works.
+            assert!(kw.run(ListTokens { actor: ROOT.into(), principal: sa.into() }).unwrap().len() <= 1);
+        },
+        |_, rerun| assert!(matches!(rerun, Ok(Answer::TokenCreated(_)))),
+    );
+}
+
+#[test]
+fn r92_an_interrupted_rotation_never_locks_the_client_out() {
+    crash_at_every_write(
+        "rotate_token",
+        |kw| {
+            let sa = service_account(kw, "bot", "viewer");
+            let t = kw.run(token_request(&sa)).unwrap();
+            (
+                RotateToken { actor: ROOT.into(), principal: sa, token_id: t.info.token_id, grace_seconds: Some(0) }
+                    .into_call(),
+                t.token,
+            )
+        },
+        |kw, old, _| assert_eq!(verdict(kw, old), "allowed", "the old token works until a rotation completes"),
+        |_, rerun| assert!(matches!(rerun, Ok(Answer::TokenCreated(_)))),
+    );
+}
+
+#[test]
+fn r92_an_interrupted_tenant_creation_can_be_run_again() {
+    for writes in 0..10 {
+        let kw = Keyward::new(Options::default(), FaultyStore::new(MemoryStore::new()), TestEnv::new()).unwrap();
+        let call = CreateTenant { tenant: "beta".into(), admin: "ann@beta.test".into(), name: None, settings: None };
+        kw.store().crash_after_writes.set(Some(writes));
+        let first = kw.run(call.clone());
+        kw.store().crash_after_writes.set(None);
+        if first.is_ok() {
+            return;
+        }
+        // Run again: it completes, or (when only the event was lost) says the tenant exists.
+        if let Err(e) = kw.run(call) {
+            assert_eq!(e.code(), "already_exists", "rerun after {writes} writes: {e}");
+        }
+        kw.run(GetTenant { actor: "ann@beta.test".into(), tenant: "beta".into() }).unwrap();
+    }
+    panic!("create_tenant never completed");
+}
