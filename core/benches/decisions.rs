@@ -42,6 +42,7 @@ fn setup(tokens: usize) -> (Keyward<MemoryStore, FixedClock>, String, String) {
                 description: None,
                 role: Some("inference-user".into()),
                 grants: vec![],
+                password: None,
             })
             .unwrap();
         for _ in 0..per_account.min(tokens - a * per_account) {
@@ -64,7 +65,7 @@ fn setup(tokens: usize) -> (Keyward<MemoryStore, FixedClock>, String, String) {
 
 fn verify(kw: &Keyward<MemoryStore, FixedClock>, token: &str, permission: &str) -> Decision {
     kw.run(Verify {
-        token: token.to_owned(),
+        token: token.into(),
         tenant: "acme".into(),
         permission: permission.to_owned(),
         resource: "*".into(),

@@ -31,7 +31,7 @@ fn show(what: &str, d: &Decision) {
 
 fn verify(kw: &Keyward<MemoryStore, Host>, token: &str, permission: &str) -> Decision {
     kw.run(Verify {
-        token: token.to_owned(),
+        token: token.into(),
         tenant: "acme".into(),
         permission: permission.into(),
         resource: "*".into(),
@@ -61,6 +61,7 @@ fn main() -> Result<()> {
         description: Some("answers support tickets".into()),
         role: Some("inference-user".into()),
         grants: vec![],
+        password: None,
     })?;
     println!("  principal {} (id {}, kind {:?})", bot.principal, bot.id, bot.kind);
 
@@ -81,7 +82,7 @@ fn main() -> Result<()> {
     show("models:execute", &verify(&kw, &created.token, "models:execute"));
     show("models:write", &verify(&kw, &created.token, "models:write"));
     show("accounts:write (administration)", &verify(&kw, &created.token, "accounts:write"));
-    let identity = kw.run(Authenticate { token: created.token.clone(), channel: Channel::Ui });
+    let identity = kw.run(Authenticate { token: created.token.clone().into(), channel: Channel::Ui });
     println!(
         "  sign-in on the web (`ui` channel)              -> {}",
         identity.err().map(|e| e.code()).unwrap_or("ok")

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::authz::pattern::{Grant, Scope};
 use crate::error::{Error, Result};
 use crate::records::*;
+use crate::secret::Secret;
 
 fn default_resource() -> String {
     "*".to_owned()
@@ -139,12 +140,18 @@ calls! {
     RevokeGroupPermissions(RevokeGroupPermissions { actor: String, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
     /// Creates a user owned by the tenant; `accounts:write`.
     CreateUser(CreateUser { actor: String, tenant: String, email: String, name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no" }) -> Account(Account);
+    /// Takes a user out of the tenant; `accounts:delete`.
+    RemoveUser(RemoveUser { actor: String, tenant: String, email: String }) -> Nothing(());
+    /// Makes the tenant's own users match an identity provider's list.
+    SyncDirectory(SyncDirectory { actor: String, tenant: String, users: Vec<DirectoryUser> }) -> SyncReport(SyncReport);
+    /// Seats in use; `accounts:read`.
+    SeatUsage(SeatUsage { actor: String, tenant: String }) -> Seats(Seats);
     /// Creates a service account; `accounts:write`.
-    CreateServiceAccount(CreateServiceAccount { actor: String, tenant: String, name: String, description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty" }) -> Account(Account);
+    CreateServiceAccount(CreateServiceAccount { actor: String, tenant: String, name: String, description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none" }) -> Account(Account);
     /// An account as seen from a tenant; `accounts:read`.
     GetAccount(GetAccount { actor: String, tenant: String, principal: String }) -> Account(Account);
     /// Accounts with access to a tenant, by principal; `accounts:read`.
-    ListAccounts(ListAccounts { actor: String, tenant: String, page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AccountPage(AccountPage);
+    ListAccounts(ListAccounts { actor: String, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AccountPage(AccountPage);
     /// Changes a service account's description; owner's `accounts:write`.
     UpdateServiceAccount(UpdateServiceAccount { actor: String, principal: String, description: Option<String> }) -> Account(Account);
     /// Sets or clears the direct role in a tenant; `accounts:write`.
@@ -175,12 +182,18 @@ calls! {
     RevokeToken(RevokeToken { actor: String, principal: String, token_id: String }) -> TokenInfo(TokenInfo);
     /// Rotates a token with a grace period; owner's `tokens:write`.
     RotateToken(RotateToken { actor: String, principal: String, token_id: String, grace_seconds: Option<u64> = "none" }) -> TokenCreated(TokenCreated);
+    /// Sets or clears a service account's password; owner's `accounts:write`.
+    SetPassword(SetPassword { actor: String, principal: String, password: Option<Secret> }) -> Account(Account);
+    /// Signs in with a password (R-10..R-13, R-51); raises on failure.
+    AuthenticatePassword(AuthenticatePassword { principal: String, password: Secret, channel: Channel = "api" }) -> Identity(Identity);
+    /// A tenant's audit events, newest first; `audit:read`.
+    AuditLog(AuditLog { actor: String, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AuditPage(AuditPage);
     /// Verifies a token (R-10..R-15); raises on failure.
-    Authenticate(Authenticate { token: String, channel: Channel = "api" }) -> Identity(Identity);
+    Authenticate(Authenticate { token: Secret, channel: Channel = "api" }) -> Identity(Identity);
     /// Decides a permission for an identity or principal in a tenant.
     Authorize(Authorize { #[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String, permission: String, resource: String = "default_resource" }) -> Decision(Decision);
     /// Verifies a token and decides in one call; credential failures are data.
-    Verify(Verify { token: String, tenant: String, permission: String, resource: String = "default_resource", channel: Channel = "api" }) -> Decision(Decision);
+    Verify(Verify { token: Secret, tenant: String, permission: String, resource: String = "default_resource", channel: Channel = "api" }) -> Decision(Decision);
     /// What an identity or principal may do in a tenant, with sources.
     EffectivePermissions(EffectivePermissions { #[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String }) -> Effective(Vec<EffectiveGrant>);
 }
@@ -198,6 +211,9 @@ pub enum Answer {
     TokenInfo(TokenInfo),
     TokenCreated(TokenCreated),
     Tokens(Vec<TokenInfo>),
+    SyncReport(SyncReport),
+    AuditPage(AuditPage),
+    Seats(Seats),
     Identity(Identity),
     Decision(Decision),
     Effective(Vec<EffectiveGrant>),

@@ -90,12 +90,17 @@ async fn check_token(
     } else if t.expires_at.is_some_and(|at| cx.now >= at) {
         Some(Error::TokenExpired)
     } else {
-        status_error(account.status).or_else(|| channel_error(account.kind, channel))
+        login_error(&account, channel)
     };
     if let Some(error) = error {
         return Ok(Err(Failed { error, account: Some(account) }));
     }
     Ok(Ok(Checked { token: token_doc, account, tenant: tenant_doc, membership }))
+}
+
+/// Once a secret verified: the account's status, then the channel.
+pub(crate) fn login_error(account: &AccountDoc, channel: Channel) -> Option<Error> {
+    status_error(account.status).or_else(|| channel_error(account.kind, channel))
 }
 
 fn status_error(status: Status) -> Option<Error> {
@@ -130,7 +135,7 @@ async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
     let _ = cx.exchange(vec![request]).await;
 }
 
-fn identity(account: &AccountDoc, token: Option<&TokenDoc>, channel: Channel) -> Identity {
+pub(crate) fn identity_of(account: &AccountDoc, token: Option<&TokenDoc>, channel: Channel) -> Identity {
     Identity {
         principal: account.principal.clone(),
         kind: account.kind,
@@ -174,9 +179,9 @@ fn emit(
 
 /// Verifies a token and returns its identity; any failure is raised (R-10..R-13).
 pub(crate) async fn authenticate(cx: &Cx, a: Authenticate) -> Result<Identity> {
-    let target = token_target(&a.token, &cx.engine.options.token_prefix);
+    let target = token_target(a.token.expose(), &cx.engine.options.token_prefix);
     let d = || details([("channel", Value::String(a.channel.as_str().to_owned()))]);
-    match check_token(cx, &a.token, a.channel, None).await? {
+    match check_token(cx, a.token.expose(), a.channel, None).await? {
         Err(failed) => {
             let owner = failed.account.as_ref().map(|acc| acc.tenant.as_str());
             emit(cx, owner, failed.account.as_ref(), "auth.authenticate", target, Some(failed.error.code()), d());
@@ -185,7 +190,7 @@ pub(crate) async fn authenticate(cx: &Cx, a: Authenticate) -> Result<Identity> {
         Ok(checked) => {
             stamp_last_use(cx, &checked.token).await;
             emit(cx, Some(&checked.account.tenant), Some(&checked.account), "auth.authenticate", target, None, d());
-            Ok(identity(&checked.account, Some(&checked.token.value), a.channel))
+            Ok(identity_of(&checked.account, Some(&checked.token.value), a.channel))
         }
     }
 }
@@ -272,9 +277,9 @@ fn decision_details(q: &Asked<'_>, channel: Option<Channel>) -> serde_json::Map<
 /// only bad arguments and store failures raise.
 pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
-    let target = token_target(&a.token, &cx.engine.options.token_prefix);
+    let target = token_target(a.token.expose(), &cx.engine.options.token_prefix);
     let d = decision_details(&q, Some(a.channel));
-    match check_token(cx, &a.token, a.channel, Some(&a.tenant)).await? {
+    match check_token(cx, a.token.expose(), a.channel, Some(&a.tenant)).await? {
         Err(failed) => {
             let principal = failed.account.as_ref().map(|acc| acc.principal.as_str());
             emit(cx, Some(&a.tenant), failed.account.as_ref(), "auth.verify", target, Some(failed.error.code()), d);

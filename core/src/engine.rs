@@ -9,7 +9,7 @@ use crate::call::{Answer, Call, Request};
 use crate::error::{Error, Result};
 use crate::op::{Env, Op, Step};
 use crate::store::Store;
-use crate::{accounts, dataplane, tenancy, tokens};
+use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
 /// Engine options (API.md "Engine").
 #[derive(Clone)]
@@ -114,6 +114,9 @@ impl Engine {
                 op!(a, tenancy::groups::revoke_group_permissions, Group)
             }
             Call::CreateUser(a) => op!(a, accounts::create::create_user, Account),
+            Call::RemoveUser(a) => op!(a, tenancy::directory::remove_user, Nothing),
+            Call::SyncDirectory(a) => op!(a, tenancy::directory::sync_directory, SyncReport),
+            Call::SeatUsage(a) => op!(a, tenancy::directory::seat_usage, Seats),
             Call::CreateServiceAccount(a) => {
                 op!(a, accounts::create::create_service_account, Account)
             }
@@ -136,6 +139,9 @@ impl Engine {
             Call::RenameToken(a) => op!(a, tokens::ops::rename_token, TokenInfo),
             Call::RevokeToken(a) => op!(a, tokens::ops::revoke_token, TokenInfo),
             Call::RotateToken(a) => op!(a, tokens::ops::rotate_token, TokenCreated),
+            Call::SetPassword(a) => op!(a, passwords::ops::set_password, Account),
+            Call::AuthenticatePassword(a) => op!(a, passwords::ops::authenticate_password, Identity),
+            Call::AuditLog(a) => op!(a, crate::audit::log::audit_log, AuditPage),
             Call::Authenticate(a) => op!(a, dataplane::authenticate, Identity),
             Call::Authorize(a) => op!(a, dataplane::authorize, Decision),
             Call::Verify(a) => op!(a, dataplane::verify, Decision),

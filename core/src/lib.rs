@@ -19,14 +19,14 @@
 //! kw.run(CreateTenant { tenant: "acme".into(), admin: "root@acme.test".into(), name: None, settings: None })?;
 //! let bot = kw.run(CreateServiceAccount {
 //!     actor: "root@acme.test".into(), tenant: "acme".into(), name: "deploy-bot".into(),
-//!     description: None, role: Some("viewer".into()), grants: vec![],
+//!     description: None, role: Some("viewer".into()), grants: vec![], password: None,
 //! })?;
 //! let created = kw.run(CreateToken {
 //!     actor: "root@acme.test".into(), principal: bot.principal.clone(), name: None,
 //!     ttl_days: None, expires_at: None, never_expires: false, scopes: None,
 //! })?;
 //! let decision = kw.run(Verify {
-//!     token: created.token, tenant: "acme".into(), permission: "models:read".into(),
+//!     token: created.token.into(), tenant: "acme".into(), permission: "models:read".into(),
 //!     resource: "*".into(), channel: Channel::Api,
 //! })?;
 //! assert!(decision.allowed);
@@ -45,9 +45,12 @@ mod dataplane;
 mod docs;
 pub mod engine;
 pub mod error;
+pub mod filter;
 pub mod op;
+pub mod passwords;
 pub mod records;
 mod rng;
+mod secret;
 pub mod store;
 pub mod tenancy;
 pub mod tokens;
@@ -60,5 +63,6 @@ pub use engine::{Engine, Environment, Keyward, Options};
 pub use error::{Error, ErrorData, Result};
 pub use op::{Env, Op, Step};
 pub use records::*;
+pub use secret::Secret;
 pub use store::{Entry, MemoryStore, Store, StoreFailure, StoreReply, StoreRequest, Versioned};
 pub use tenancy::settings::Settings;

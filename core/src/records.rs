@@ -247,3 +247,47 @@ pub struct AccountPage {
     /// Opaque token for the next page; `None` at the end.
     pub next_page_token: Option<String>,
 }
+
+/// `seat_usage`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seats {
+    /// Active users with access to the tenant.
+    pub seats_used: u64,
+    /// The tenant's `seat_limit`.
+    pub seat_limit: Option<u64>,
+    /// Service accounts with access to the tenant; never seats.
+    pub service_accounts: u64,
+}
+
+/// `sync_directory`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Users created.
+    pub created: u64,
+    /// Users whose name changed.
+    pub updated: u64,
+    /// Users removed.
+    pub removed: u64,
+    /// Listed emails that belong to another tenant.
+    pub skipped: u64,
+}
+
+/// One user of an identity provider's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryUser {
+    /// Email.
+    pub email: String,
+    /// Display name; `None` keeps the current one (or the email's local part).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<crate::audit::AuditEvent>,
+    /// Opaque token for the next page; `None` at the end.
+    pub next_page_token: Option<String>,
+}

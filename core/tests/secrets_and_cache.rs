@@ -52,19 +52,25 @@ fn r82_no_token_secret_or_hash_reaches_an_event_an_error_or_debug_output() {
             description: None,
             role: Some("viewer".into()),
             grants: vec![],
+            password: None,
         })
         .unwrap()
         .principal;
     let created = kw.run(token_request(&sa)).unwrap();
     let rotated = kw
-        .run(RotateToken { actor: ROOT.into(), principal: sa.clone(), token_id: created.info.token_id.clone(), grace_seconds: None })
+        .run(RotateToken {
+            actor: ROOT.into(),
+            principal: sa.clone(),
+            token_id: created.info.token_id.clone(),
+            grace_seconds: None,
+        })
         .unwrap();
     let mut texts = vec![format!("{created:?}"), format!("{rotated:?}"), format!("{:?}", kw.engine())];
     for token in [&created.token, &rotated.token] {
         verify(&kw, token, "acme", "models:read");
         let tampered = format!("{}x", token);
         texts.push(format!("{:?}", verify(&kw, &tampered, "acme", "models:read")));
-        let err = kw.run(Authenticate { token: token.clone(), channel: Channel::Ui }).unwrap_err();
+        let err = kw.run(Authenticate { token: token.as_str().into(), channel: Channel::Ui }).unwrap_err();
         texts.push(format!("{err:?} {err}"));
     }
     texts.push(format!("{:?}", kw.run(ListTokens { actor: ROOT.into(), principal: sa.clone() }).unwrap()));
@@ -97,9 +103,15 @@ fn r82_no_token_secret_or_hash_reaches_an_event_an_error_or_debug_output() {
 fn decisions_follow_role_changes_at_once_despite_the_compiled_cache() {
     let kw = Keyward::new(Options::default(), MemoryStore::new(), TestEnv::new()).unwrap();
     kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
-    let grants = |g: &[&str]| g.iter().map(|p| serde_json::from_value(serde_json::json!(p)).unwrap()).collect::<Vec<Grant>>();
-    kw.run(DefineRole { actor: ROOT.into(), tenant: "acme".into(), role: "ops".into(), grants: grants(&["models:read"]) })
-        .unwrap();
+    let grants =
+        |g: &[&str]| g.iter().map(|p| serde_json::from_value(serde_json::json!(p)).unwrap()).collect::<Vec<Grant>>();
+    kw.run(DefineRole {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        role: "ops".into(),
+        grants: grants(&["models:read"]),
+    })
+    .unwrap();
     let sa = kw
         .run(CreateServiceAccount {
             actor: ROOT.into(),
@@ -108,6 +120,7 @@ fn decisions_follow_role_changes_at_once_despite_the_compiled_cache() {
             description: None,
             role: Some("ops".into()),
             grants: vec![],
+            password: None,
         })
         .unwrap()
         .principal;
@@ -115,21 +128,38 @@ fn decisions_follow_role_changes_at_once_despite_the_compiled_cache() {
     assert!(verify(&kw, &token, "acme", "models:read").allowed);
     assert!(!verify(&kw, &token, "acme", "models:write").allowed);
     // the role's new definition applies to the next decision.
-    kw.run(DefineRole { actor: ROOT.into(), tenant: "acme".into(), role: "ops".into(), grants: grants(&["models:write"]) })
-        .unwrap();
+    kw.run(DefineRole {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        role: "ops".into(),
+        grants: grants(&["models:write"]),
+    })
+    .unwrap();
     assert!(verify(&kw, &token, "acme", "models:write").allowed);
     assert!(!verify(&kw, &token, "acme", "models:read").allowed);
 
     // access removed and granted again restarts the membership's version; the cache
     // must not serve the old rights.
     kw.run(CreateTenant { tenant: "beta".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
-    kw.run(GrantAccess { actor: ROOT.into(), tenant: "beta".into(), principal: sa.clone(), role: Some("admin".into()), grants: vec![] })
-        .unwrap();
+    kw.run(GrantAccess {
+        actor: ROOT.into(),
+        tenant: "beta".into(),
+        principal: sa.clone(),
+        role: Some("admin".into()),
+        grants: vec![],
+    })
+    .unwrap();
     assert!(verify(&kw, &token, "beta", "models:write").allowed);
     kw.run(RemoveAccess { actor: ROOT.into(), tenant: "beta".into(), principal: sa.clone() }).unwrap();
     assert_eq!(verify(&kw, &token, "beta", "models:write").reason, "forbidden");
-    kw.run(GrantAccess { actor: ROOT.into(), tenant: "beta".into(), principal: sa.clone(), role: Some("viewer".into()), grants: vec![] })
-        .unwrap();
+    kw.run(GrantAccess {
+        actor: ROOT.into(),
+        tenant: "beta".into(),
+        principal: sa.clone(),
+        role: Some("viewer".into()),
+        grants: vec![],
+    })
+    .unwrap();
     assert!(!verify(&kw, &token, "beta", "models:write").allowed, "rights from the first grant are gone");
     assert!(verify(&kw, &token, "beta", "models:read").allowed);
 }

@@ -24,6 +24,7 @@ fn service_account(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, name: &str, 
         description: None,
         role: Some(role.into()),
         grants: vec![],
+        password: None,
     })
     .unwrap()
     .principal
@@ -184,7 +185,7 @@ fn r94_a_failing_store_is_store_error_with_the_hosts_message_and_the_engine_goes
     let token = kw.run(token_request(&sa)).unwrap().token;
     let d = kw
         .run(Verify {
-            token,
+            token: token.into(),
             tenant: "acme".into(),
             permission: "models:read".into(),
             resource: "*".into(),

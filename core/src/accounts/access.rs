@@ -94,6 +94,10 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         given.extend(scope.role_grants(role)?);
     }
     scope.require_covers(cx, &given, "access.add_tenant", &a.principal).await?;
+    let target = account(cx, &a.principal).await?;
+    if target.value.kind == crate::records::AccountKind::User && target.value.status == Status::Active {
+        crate::tenancy::directory::ensure_seats(cx, &scope, 1, 0).await?;
+    }
     let key = account_key(&a.principal);
     let m_key = membership_key(&a.tenant, &a.principal);
     for _ in 0..MAX_ATTEMPTS {

@@ -5,15 +5,17 @@ use crate::accounts::lifecycle::finish_deletion;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::pattern::Grant;
 use crate::call::{CreateServiceAccount, CreateUser};
-use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc, SCHEMA};
+use crate::docs::{account_key, membership_key, AccountDoc, Hidden, MembershipDoc, SCHEMA};
 use crate::error::{Error, Result};
 use crate::op::Cx;
+use crate::passwords::ops::new_hash;
 use crate::records::{Account, AccountKind, Status};
+use crate::tenancy::directory::ensure_seats;
 use crate::tenancy::memberships;
 use crate::validate;
 
 /// What a new account is given in its owner tenant.
-struct NewAccount {
+pub(crate) struct NewAccount {
     kind: AccountKind,
     principal: String,
     name: String,
@@ -21,13 +23,31 @@ struct NewAccount {
     role: Option<String>,
     grants: Vec<Grant>,
     mfa: bool,
+    password_hash: Option<Hidden>,
     action: &'static str,
+}
+
+impl NewAccount {
+    /// A user: no description, grants or password.
+    pub(crate) fn user(email: String, name: String, role: Option<String>, mfa: bool) -> NewAccount {
+        NewAccount {
+            kind: AccountKind::User,
+            principal: email,
+            name,
+            description: None,
+            role,
+            grants: Vec::new(),
+            mfa,
+            password_hash: None,
+            action: "user.create",
+        }
+    }
 }
 
 /// Claims the principal, then writes the membership that grants. A principal left
 /// behind by an interrupted deletion is cleaned up first, so a deleted name can be reused
 ///
-async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result<Account> {
+pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result<Account> {
     let tenant = scope.id().to_owned();
     let key = account_key(&new.principal);
     for _ in 0..MAX_ATTEMPTS {
@@ -52,7 +72,7 @@ async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result
             created_by: scope.actor.principal.clone(),
             updated_at: cx.now,
             mfa: new.mfa,
-            password_hash: None,
+            password_hash: new.password_hash.clone(),
             tenants: Vec::new(),
             tokens: Vec::new(),
         };
@@ -127,6 +147,8 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
             return Err(Error::quota(format!("tenant `{}` may own at most {cap} service accounts", a.tenant)));
         }
     }
+    let policy = &scope.tenant.value.settings.password_policy;
+    let password_hash = a.password.as_ref().map(|p| new_hash(cx, policy, p.expose())).transpose()?;
     let new = NewAccount {
         kind: AccountKind::Service,
         principal,
@@ -135,6 +157,7 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
         role,
         grants: a.grants,
         mfa: false,
+        password_hash,
         action: "service_account.create",
     };
     create_account(cx, &scope, new).await
@@ -154,15 +177,6 @@ pub(crate) async fn create_user(cx: &Cx, a: CreateUser) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "write", "user.create", &email).await?;
     check_given(cx, &scope, a.role.as_deref(), &[], "user.create", &email).await?;
-    let new = NewAccount {
-        kind: AccountKind::User,
-        principal: email,
-        name,
-        description: None,
-        role: a.role,
-        grants: Vec::new(),
-        mfa: a.mfa,
-        action: "user.create",
-    };
-    create_account(cx, &scope, new).await
+    ensure_seats(cx, &scope, 1, 0).await?;
+    create_account(cx, &scope, NewAccount::user(email, name, a.role, a.mfa)).await
 }

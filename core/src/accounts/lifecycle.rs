@@ -116,22 +116,58 @@ pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account>
 pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("delete", "service_account.delete", "user.delete")).await?;
-    let action = owner.action.clone();
-    let key = account_key(&a.principal);
-    let mut current = owner.target;
-    let tombstone = loop {
+    if owner.target.value.kind == AccountKind::User {
+        ensure_not_last_admin(cx, &owner.target.value.tenant, &a.principal).await?;
+    }
+    let tenant = owner.target.value.tenant.clone();
+    let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
+    erase(cx, owner.target).await?;
+    cx.record(&tenant, owner.scope.actor.actor_ref(), &owner.action, &a.principal, Ok(()), d).await
+}
+
+/// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
+/// write on, then [`finish_deletion`].
+pub(crate) async fn erase(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<()> {
+    let key = account_key(&current.value.principal);
+    for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         next.deleting = true;
         next.updated_at = cx.now;
         if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
-            break Doc { value: next, version };
+            return finish_deletion(cx, Doc { value: next, version }).await;
         }
-        current = crate::authz::admin::account(cx, &a.principal).await?;
-    };
-    let tenant = tombstone.value.tenant.clone();
-    let d = details([("kind", Value::String(tombstone.value.kind.as_str().to_owned()))]);
-    finish_deletion(cx, tombstone).await?;
-    cx.record(&tenant, owner.scope.actor.actor_ref(), &action, &a.principal, Ok(()), d).await
+        current = crate::authz::admin::account(cx, &current.value.principal).await?;
+    }
+    Err(conflict(&format!("account `{}`", current.value.principal)))
+}
+
+/// Refuses to take away the tenant's last active admin (an account whose direct role there is
+/// `admin`, R-61): `failed_precondition`.
+pub(crate) async fn ensure_not_last_admin(cx: &Cx, tenant: &str, leaving: &str) -> Result<()> {
+    ensure_admins_remain(cx, tenant, &[leaving]).await
+}
+
+/// Like [`ensure_not_last_admin`] for several leaving principals at once.
+pub(crate) async fn ensure_admins_remain(cx: &Cx, tenant: &str, leaving: &[&str]) -> Result<()> {
+    let admins: Vec<MembershipDoc> = crate::tenancy::memberships(cx, tenant)
+        .await?
+        .into_iter()
+        .map(|m| m.value)
+        .filter(|m| m.role.as_deref() == Some("admin"))
+        .collect();
+    if !admins.iter().any(|m| leaving.contains(&m.principal.as_str())) {
+        return Ok(());
+    }
+    let staying: Vec<&MembershipDoc> = admins.iter().filter(|m| !leaving.contains(&m.principal.as_str())).collect();
+    let keys: Vec<String> = staying.iter().map(|m| account_key(&m.principal)).collect();
+    let active = cx.docs::<AccountDoc>(&keys).await?.into_iter().zip(&staying).any(|(acc, m)| {
+        acc.is_some_and(|a| !a.value.deleting && a.value.uid == m.uid && a.value.status == Status::Active)
+    });
+    if active {
+        Ok(())
+    } else {
+        Err(Error::precondition(format!("that would leave tenant `{tenant}` without an active admin")))
+    }
 }
 
 #[derive(serde::Deserialize)]

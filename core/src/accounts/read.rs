@@ -5,8 +5,9 @@ use crate::authz::admin::load_scope;
 use crate::call::{GetAccount, ListAccounts};
 use crate::docs::{account_key, membership_key, membership_prefix, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
+use crate::filter::{self, FieldType, FieldValue, Fields, Schema};
 use crate::op::{parse, Cx};
-use crate::records::{Account, AccountPage};
+use crate::records::{Account, AccountKind, AccountPage};
 use crate::validate;
 
 /// Default and maximum page sizes of the paged listings (API.md).
@@ -54,29 +55,68 @@ pub(crate) fn page_size(size: Option<u64>) -> Result<usize> {
     }
 }
 
-/// Owned and external accounts of a tenant, ordered by principal, paged.
+/// The fields `list_accounts` filters on.
+pub const ACCOUNT_FIELDS: Schema = &[
+    ("service_account", FieldType::Bool),
+    ("owned", FieldType::Bool),
+    ("kind", FieldType::Text),
+    ("status", FieldType::Text),
+    ("name", FieldType::Text),
+    ("principal", FieldType::Text),
+    ("role", FieldType::Text),
+    ("created_at", FieldType::Int),
+];
+
+impl Fields for Account {
+    fn field(&self, name: &str) -> FieldValue<'_> {
+        match name {
+            "service_account" => FieldValue::Bool(self.kind == AccountKind::Service),
+            "owned" => FieldValue::Bool(self.owned),
+            "kind" => FieldValue::Text(self.kind.as_str()),
+            "status" => FieldValue::Text(self.status.as_str()),
+            "name" => FieldValue::Text(&self.name),
+            "principal" => FieldValue::Text(&self.principal),
+            "role" => FieldValue::Text(self.roles.first().map_or("", String::as_str)),
+            _ => FieldValue::Int(self.created_at),
+        }
+    }
+}
+
+/// Owned and external accounts of a tenant, filtered, ordered by principal and
+/// paged. The page token names the last account examined, so a page may come back short when
+/// the filter rejects the rest of what was read, and the next page goes on from there.
 pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPage> {
     let size = page_size(a.page_size)?;
+    let filter = filter::parse(a.filter.as_deref().unwrap_or(""), &ACCOUNT_FIELDS)?;
     let after = a.page_token.as_deref().map(parse_page_token).transpose()?;
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "read", "", &format!("tenant:{}", a.tenant)).await?;
     let prefix = membership_prefix(&a.tenant);
-    let after_key = after.map(|p| format!("{prefix}{p}"));
-    // One more than a page tells whether another page follows.
-    let mut entries = cx.list_page(&prefix, after_key.as_deref(), size + 1).await?;
-    let more = entries.len() > size;
-    entries.truncate(size);
-    let members: Vec<MembershipDoc> = entries.iter().map(|e| parse(&e.key, &e.value)).collect::<Result<_>>()?;
-    let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
-    let accounts = cx.docs::<AccountDoc>(&keys).await?;
-    let listed = members
-        .iter()
-        .zip(accounts)
-        .filter_map(|(m, acc)| {
-            let acc = acc?.value;
-            (!acc.deleting && acc.uid == m.uid).then(|| account_record(&acc, Some(m), &a.tenant))
-        })
-        .collect();
-    let next_page_token = if more { members.last().map(|m| page_token(&m.principal)) } else { None };
-    Ok(AccountPage { accounts: listed, next_page_token })
+    let mut after_key = after.map(|p| format!("{prefix}{p}"));
+    let mut listed: Vec<Account> = Vec::new();
+    loop {
+        // One more than asked tells whether the store has more after this chunk.
+        let entries = cx.list_page(&prefix, after_key.as_deref(), size + 1).await?;
+        let store_has_more = entries.len() > size;
+        let members: Vec<MembershipDoc> =
+            entries.iter().take(size).map(|e| parse(&e.key, &e.value)).collect::<Result<_>>()?;
+        let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
+        let accounts = cx.docs::<AccountDoc>(&keys).await?;
+        for (i, (m, acc)) in members.iter().zip(accounts).enumerate() {
+            after_key = Some(format!("{prefix}{}", m.principal));
+            let Some(acc) = acc.map(|d| d.value).filter(|acc| !acc.deleting && acc.uid == m.uid) else { continue };
+            let record = account_record(&acc, Some(m), &a.tenant);
+            if filter.matches(&record) {
+                listed.push(record);
+            }
+            if listed.len() == size {
+                let more = store_has_more || i + 1 < members.len();
+                let next_page_token = more.then(|| page_token(&m.principal));
+                return Ok(AccountPage { accounts: listed, next_page_token });
+            }
+        }
+        if !store_has_more {
+            return Ok(AccountPage { accounts: listed, next_page_token: None });
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Tenants, their settings, roles and groups (SPEC §6, §8).
 
+pub mod directory;
 pub mod groups;
 pub mod roles;
 pub mod settings;

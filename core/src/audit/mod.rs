@@ -76,6 +76,8 @@ pub(crate) struct StoredEvent {
     pub event: AuditEvent,
 }
 
+pub mod log;
+
 const MAX_ATTEMPTS: usize = 5;
 
 fn event_key(prefix: &str, time: i64, seq: u64) -> String {
