@@ -237,15 +237,21 @@ impl Call {
     /// naming the argument.
     pub fn from_json(value: Value) -> Result<Call> {
         let op = value.get("op").and_then(Value::as_str).unwrap_or_default().to_owned();
-        serde_path_to_error::deserialize::<_, Call>(value).map_err(|e| {
+        // The tag must come first: serde then reads `args` straight into the operation's
+        // struct, and the error path names the argument at fault.
+        let mut ordered = Map::new();
+        ordered.insert("op".into(), Value::String(op.clone()));
+        ordered.insert("args".into(), value.get("args").cloned().unwrap_or_else(|| Value::Object(Map::new())));
+        serde_path_to_error::deserialize::<_, Call>(Value::Object(ordered)).map_err(|e| {
             let path = e.path().to_string();
             let field = path.strip_prefix("args.").unwrap_or(&path);
-            let field = field.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?").unwrap_or("args");
+            let field = field.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?" && *f != "args");
             let message = e.into_inner().to_string();
-            let field = match unknown_or_missing(&message) {
-                Some(name) => name,
-                None if op.is_empty() => "op".to_owned(),
-                None => field.to_owned(),
+            let field = match (unknown_or_missing(&message), field) {
+                (Some(name), _) => name,
+                (None, Some(f)) => f.to_owned(),
+                (None, None) if op.is_empty() || message.starts_with("unknown variant") => "op".to_owned(),
+                (None, None) => "args".to_owned(),
             };
             Error::invalid(&field, message)
         })

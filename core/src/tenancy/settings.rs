@@ -15,7 +15,8 @@ pub const MAX_TTL_DAYS: u64 = 36_500;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Default token lifetime in days (365).
+    /// Default token lifetime in days (365). Tokens made while a cap is set get the smaller
+    /// of the two; the default itself is kept, so clearing the cap restores it.
     pub default_token_ttl_days: u64,
     /// Cap on token lifetime in days; `None`: no cap.
     pub max_token_ttl_days: Option<u64>,
@@ -93,13 +94,6 @@ impl Settings {
                     _ => return Err(Error::invalid(k, "must be `default` or `asvs`")),
                 },
                 _ => return Err(Error::invalid("settings", format!("unknown setting `{key}`"))),
-            }
-        }
-        if let Some(cap) = next.max_token_ttl_days {
-            if next.default_token_ttl_days > cap {
-                // The default is clamped to the cap when tokens are made; keep the
-                // stored pair coherent so the record shows what will happen.
-                next.default_token_ttl_days = cap;
             }
         }
         Ok(next)

@@ -7,7 +7,8 @@
 //!   lose their compare-and-set, R-91);
 //! - `"$name"` in args is replaced by a saved value (whole strings), `"${name}"` inside strings;
 //! - `expect` matches the answer: objects by the keys given, arrays element by element with
-//!   equal length, `"$any"` anything, `"$set"` anything but null;
+//!   equal length, `"$any"` anything, `"$set"` anything but null, `"$absent"` a key that
+//!   must not be there;
 //! - `expect_error` is a code, or `{code, field?, position?, rules?}`;
 //! - `expect_events` matches the events handed to the audit callback by this step, in order;
 //! - `save` maps names to dotted paths in the answer (`""` is the whole answer).
@@ -102,6 +103,12 @@ pub fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), Strin
         }
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
+                if ev == "$absent" {
+                    if a.contains_key(k) {
+                        return Err(format!("{path}.{k}: expected no such key"));
+                    }
+                    continue;
+                }
                 let av = a.get(k).ok_or_else(|| format!("{path}.{k}: missing in {}", Value::Object(a.clone())))?;
                 matches(ev, av, &format!("{path}.{k}"))?;
             }
