@@ -1,8 +1,11 @@
 //! `make demo`: a tenant, a service account and a token on the built-in store; the token is
-//! verified, rotated and revoked, and each decision is printed with its explanation.
+//! verified, rotated and revoked, and each decision is printed with its explanation; then a
+//! cross-tenant grant, a filtered listing and the audit trail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyward_core::*;
@@ -30,9 +33,13 @@ fn show(what: &str, d: &Decision) {
 }
 
 fn verify(kw: &Keyward<MemoryStore, Host>, token: &str, permission: &str) -> Decision {
+    verify_in(kw, token, "acme", permission)
+}
+
+fn verify_in(kw: &Keyward<MemoryStore, Host>, token: &str, tenant: &str, permission: &str) -> Decision {
     kw.run(Verify {
         token: token.into(),
-        tenant: "acme".into(),
+        tenant: tenant.into(),
         permission: permission.into(),
         resource: "*".into(),
         channel: Channel::Api,
@@ -41,8 +48,11 @@ fn verify(kw: &Keyward<MemoryStore, Host>, token: &str, permission: &str) -> Dec
 }
 
 fn main() -> Result<()> {
-    let kw = Keyward::new(Options::default(), MemoryStore::new(), Host)?
-        .with_audit(|e| println!("  audit: {:<24} {:<48} {}", e.action, e.target, e.outcome));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let kw = Keyward::new(Options::default(), MemoryStore::new(), Host)?.with_audit(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
     let root = "root@acme.test".to_owned();
 
     println!("1. a tenant with its first admin");
@@ -111,5 +121,62 @@ fn main() -> Result<()> {
     for t in kw.run(ListTokens { actor: root.clone(), principal: bot.principal.clone() })? {
         println!("  {} {:<10} revoked: {}", t.token_id, t.name, t.revoked_at.is_some());
     }
+
+    println!("8. cross-tenant: a customer tenant lets Acme's bot read there (MSP automation)");
+    let customer = "ops@globex.test".to_owned();
+    kw.run(CreateTenant {
+        tenant: "globex".into(),
+        admin: customer.clone(),
+        name: Some("Globex".into()),
+        settings: None,
+    })?;
+    kw.run(GrantAccess {
+        actor: customer.clone(),
+        tenant: "globex".into(),
+        principal: bot.principal.clone(),
+        role: Some("viewer".into()),
+        grants: vec![],
+    })?;
+    show("models:read in globex", &verify_in(&kw, &rotated.token, "globex", "models:read"));
+    show("models:execute in globex", &verify_in(&kw, &rotated.token, "globex", "models:execute"));
+    show("models:execute in acme (unchanged)", &verify(&kw, &rotated.token, "models:execute"));
+    let denied = kw.run(DisableAccount { actor: customer.clone(), principal: bot.principal.clone() });
+    println!("  {:<44} -> {}", "globex disables Acme's bot", denied.err().map(|e| e.code()).unwrap_or("ok"));
+
+    println!("9. a filtered listing of acme");
+    kw.run(CreateUser {
+        actor: root.clone(),
+        tenant: "acme".into(),
+        email: "ann@acme.test".into(),
+        name: Some("Ann".into()),
+        role: Some("viewer".into()),
+        mfa: true,
+    })?;
+    let filter = r#"service_account=true AND status="active""#;
+    let page = kw.run(ListAccounts {
+        actor: root.clone(),
+        tenant: "acme".into(),
+        filter: Some(filter.into()),
+        page_size: None,
+        page_token: None,
+    })?;
+    println!("  filter: {filter}");
+    for a in page.accounts {
+        println!("  {:<44} {:<8} roles {:?}", a.principal, a.status.as_str(), a.roles);
+    }
+
+    println!("10. acme's audit trail, newest first");
+    let log = kw.run(AuditLog {
+        actor: root.clone(),
+        tenant: "acme".into(),
+        filter: None,
+        page_size: Some(20),
+        page_token: None,
+    })?;
+    for e in log.events {
+        let actor = e.actor.map(|a| format!("{} ({})", a.principal, a.kind)).unwrap_or_default();
+        println!("  {:<24} {:<40} {:<8} by {actor}", e.action, e.target, e.outcome);
+    }
+    println!("  ({} events, decisions included, went to the audit callback)", seen.load(Ordering::Relaxed));
     Ok(())
 }
