@@ -93,10 +93,8 @@ fn main() -> Result<()> {
     show("models:write", &verify(&kw, &created.token, "models:write"));
     show("accounts:write (administration)", &verify(&kw, &created.token, "accounts:write"));
     let identity = kw.run(Authenticate { token: created.token.clone().into(), channel: Channel::Ui });
-    println!(
-        "  sign-in on the web (`ui` channel)              -> {}",
-        identity.err().map(|e| e.code()).unwrap_or("ok")
-    );
+    let outcome = identity.err().map(|e| e.code()).unwrap_or("ok");
+    println!("  {:<44} -> {outcome}", "sign-in on the web (`ui` channel)");
 
     println!("5. rotation with a one-hour grace period");
     let rotated = kw.run(RotateToken {
