@@ -46,6 +46,7 @@ mod docs;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod host;
 pub mod op;
 pub mod passwords;
 pub mod records;

@@ -1,0 +1,219 @@
+//! What every binding needs to present the same surface (API.md "Conventions across hosts"),
+//! kept here so that bindings stay conversion-only: each operation's parameters (positional
+//! ones, then keyword-only ones that JavaScript takes as one trailing options object), and the
+//! key-case conversion JavaScript uses for option keys and returned fields.
+
+use serde_json::{Map, Value};
+
+/// An operation's parameters, as API.md writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    /// The operation (`snake_case`).
+    pub op: &'static str,
+    /// Positional parameters, in order.
+    pub positional: &'static [&'static str],
+    /// How many of them are required (the rest have defaults).
+    pub required: usize,
+    /// Keyword-only parameters (Python after `*`; JavaScript's trailing options object).
+    pub keywords: &'static [&'static str],
+}
+
+const fn sig(
+    op: &'static str,
+    positional: &'static [&'static str],
+    required: usize,
+    keywords: &'static [&'static str],
+) -> Signature {
+    Signature { op, positional, required, keywords }
+}
+
+const AT: &[&str] = &["actor", "tenant"];
+const AP: &[&str] = &["actor", "principal"];
+const PAGE: &[&str] = &["filter", "page_size", "page_token"];
+
+/// Every operation of API.md, in its order.
+pub const SIGNATURES: &[Signature] = &[
+    sig("create_tenant", &["tenant"], 1, &["admin", "name", "settings"]),
+    sig("get_tenant", AT, 2, &[]),
+    sig("update_tenant_settings", &["actor", "tenant", "settings"], 3, &[]),
+    sig("define_role", &["actor", "tenant", "role", "grants"], 4, &[]),
+    sig("delete_role", &["actor", "tenant", "role"], 3, &[]),
+    sig("create_group", &["actor", "tenant", "group"], 3, &["roles", "grants"]),
+    sig("delete_group", &["actor", "tenant", "group"], 3, &[]),
+    sig("add_group_member", &["actor", "tenant", "group", "principal"], 4, &[]),
+    sig("remove_group_member", &["actor", "tenant", "group", "principal"], 4, &[]),
+    sig("grant_group_permissions", &["actor", "tenant", "group", "grants"], 4, &[]),
+    sig("revoke_group_permissions", &["actor", "tenant", "group", "grants"], 4, &[]),
+    sig("create_user", &["actor", "tenant", "email"], 3, &["name", "role", "mfa"]),
+    sig("remove_user", &["actor", "tenant", "email"], 3, &[]),
+    sig("sync_directory", &["actor", "tenant", "users"], 3, &[]),
+    sig("create_service_account", &["actor", "tenant", "name"], 3, &["description", "role", "grants", "password"]),
+    sig("get_account", &["actor", "tenant", "principal"], 3, &[]),
+    sig("list_accounts", AT, 2, PAGE),
+    sig("update_service_account", AP, 2, &["description"]),
+    sig("set_role", &["actor", "tenant", "principal", "role"], 4, &[]),
+    sig("grant_permissions", &["actor", "tenant", "principal", "grants"], 4, &[]),
+    sig("revoke_permissions", &["actor", "tenant", "principal", "grants"], 4, &[]),
+    sig("grant_access", &["actor", "tenant", "principal"], 3, &["role", "grants"]),
+    sig("remove_access", &["actor", "tenant", "principal"], 3, &[]),
+    sig("disable_account", AP, 2, &[]),
+    sig("enable_account", AP, 2, &[]),
+    sig("revoke_account", AP, 2, &[]),
+    sig("delete_account", AP, 2, &[]),
+    sig("set_password", &["actor", "principal", "password"], 3, &[]),
+    sig("create_token", AP, 2, &["name", "ttl_days", "expires_at", "never_expires", "scopes"]),
+    sig("list_tokens", AP, 2, &[]),
+    sig("rename_token", &["actor", "principal", "token_id", "name"], 4, &[]),
+    sig("revoke_token", &["actor", "principal", "token_id"], 3, &[]),
+    sig("rotate_token", &["actor", "principal", "token_id"], 3, &["grace_seconds"]),
+    sig("seat_usage", AT, 2, &[]),
+    sig("audit_log", AT, 2, PAGE),
+    sig("authenticate", &["token"], 1, &["channel"]),
+    sig("authenticate_password", &["principal", "password"], 2, &["channel"]),
+    sig("authorize", &["identity_or_principal", "tenant", "permission", "resource"], 3, &[]),
+    sig("verify", &["token", "tenant", "permission", "resource"], 3, &["channel"]),
+    sig("effective_permissions", &["identity_or_principal", "tenant"], 2, &[]),
+];
+
+/// The signature of an operation.
+pub fn signature(op: &str) -> Option<&'static Signature> {
+    SIGNATURES.iter().find(|s| s.op == op)
+}
+
+/// `page_size` → `pageSize`.
+pub fn camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `pageSize` → `page_size`.
+pub fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn rekey(value: Value, f: &impl Fn(&str) -> String) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (f(&k), rekey(v, f))).collect::<Map<_, _>>()),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| rekey(v, f)).collect()),
+        other => other,
+    }
+}
+
+/// Every object key in `value`, at any depth, in camelCase (JavaScript's returned fields).
+pub fn camel_keys(value: Value) -> Value {
+    rekey(value, &camel)
+}
+
+/// Every object key in `value`, at any depth, in snake_case (JavaScript's option keys).
+pub fn snake_keys(value: Value) -> Value {
+    rekey(value, &snake)
+}
+
+/// Builds `{"op", "args"}` from positional values and keyword options, as hosts receive
+/// them. Too many positional values is `invalid_argument`; missing ones are left for the
+/// operation's own checks (which name them).
+pub fn call_json(op: &str, positional: Vec<Value>, keywords: Map<String, Value>) -> crate::Result<Value> {
+    let sig = signature(op).ok_or_else(|| crate::Error::invalid("op", format!("unknown operation `{op}`")))?;
+    if positional.len() > sig.positional.len() {
+        return Err(crate::Error::invalid(
+            "args",
+            format!("`{op}` takes {} positional arguments, {} given", sig.positional.len(), positional.len()),
+        ));
+    }
+    let mut args = Map::new();
+    for (name, value) in sig.positional.iter().zip(positional) {
+        args.insert((*name).to_owned(), value);
+    }
+    for (name, value) in keywords {
+        if !sig.keywords.contains(&name.as_str()) {
+            return Err(crate::Error::invalid(&name, format!("`{op}` has no option `{name}`")));
+        }
+        args.insert(name, value);
+    }
+    Ok(serde_json::json!({ "op": op, "args": args }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_operation_has_one_signature_and_every_signature_parses() {
+        for s in SIGNATURES {
+            assert!(s.required <= s.positional.len(), "{}", s.op);
+            assert_eq!(SIGNATURES.iter().filter(|t| t.op == s.op).count(), 1, "{}", s.op);
+            // Every named parameter is a real argument of the operation: unknown ones would
+            // be refused by the call's deny_unknown_fields.
+            let names: Vec<&str> = s.positional.iter().chain(s.keywords).copied().collect();
+            let args: Map<String, Value> = names.iter().map(|n| ((*n).to_owned(), Value::Null)).collect();
+            if let Err(e) = crate::Call::from_json(json!({"op": s.op, "args": args})) {
+                assert!(!e.to_string().contains("unknown field"), "{}: {e}", s.op);
+            }
+        }
+        assert_eq!(SIGNATURES.len(), 40);
+    }
+
+    #[test]
+    fn case_conversion_round_trips() {
+        assert_eq!(camel("max_token_ttl_days"), "maxTokenTtlDays");
+        assert_eq!(snake("maxTokenTtlDays"), "max_token_ttl_days");
+        assert_eq!(snake(&camel("page_token")), "page_token");
+        let v = json!({"next_page_token": null, "accounts": [{"created_at": 1, "grants": ["models:read"]}]});
+        assert_eq!(camel_keys(v.clone())["accounts"][0]["createdAt"], 1);
+        assert_eq!(snake_keys(camel_keys(v.clone())), v);
+    }
+
+    #[test]
+    fn positional_and_keyword_arguments_become_named_args() {
+        let v = call_json("verify", vec![json!("kw_x"), json!("acme"), json!("models:read")], {
+            let mut m = Map::new();
+            m.insert("channel".into(), json!("ui"));
+            m
+        })
+        .unwrap();
+        assert_eq!(v["args"]["tenant"], "acme");
+        assert_eq!(v["args"]["channel"], "ui");
+        assert!(call_json("verify", vec![json!(1); 5], Map::new()).is_err());
+        let e = call_json("get_tenant", vec![], [("colour".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
+        assert_eq!(e.field(), Some("colour"));
+        assert_eq!(call_json("nope", vec![], Map::new()).unwrap_err().field(), Some("op"));
+    }
+}
+
+/// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
+/// host. The engine stays usable: its only shared state (the compiled-policy cache) is
+/// replaced whole under a lock and tolerates poisoning.
+pub fn guarded<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(crate::Error::internal(format!("the engine panicked: {message}")))
+        }
+    }
+}
