@@ -217,3 +217,25 @@ pub fn guarded<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
         }
     }
 }
+
+/// Builds `{"op", "args"}` from a JavaScript-style argument list: positional values, then —
+/// when the operation has keyword-only parameters — one trailing options object. Object keys
+/// at any depth may be camelCase (API.md "Conventions across hosts"): `{ maxTokenTtlDays }` in
+/// settings as in options.
+pub fn call_json_from_js(op: &str, args: Vec<Value>) -> crate::Result<Value> {
+    let mut args: Vec<Value> = args.into_iter().map(snake_keys).collect();
+    let sig = signature(op).ok_or_else(|| crate::Error::invalid("op", format!("unknown operation `{op}`")))?;
+    let takes_options = !sig.keywords.is_empty() && args.len() > sig.required;
+    let options = match args.last() {
+        Some(Value::Object(_)) if takes_options => match args.pop() {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        },
+        _ => Map::new(),
+    };
+    // `undefined` arrives as null: a trailing null stands for an omitted optional argument.
+    while args.len() > sig.required && args.last().is_some_and(Value::is_null) {
+        args.pop();
+    }
+    call_json(op, args, options)
+}

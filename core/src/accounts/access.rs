@@ -164,6 +164,12 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
                     break;
                 }
             }
+            // Already gone, but still listed on the account: an earlier call was interrupted
+            // between its two writes; this one completes it.
+            _ if acc.value.tenants.contains(&a.tenant) => {
+                removed = true;
+                break;
+            }
             _ => return Err(Error::not_found(format!("access of `{}` to tenant `{}`", a.principal, a.tenant))),
         }
     }

@@ -39,6 +39,9 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
             "users have no password: they sign in through their identity provider",
         ));
     }
+    if a.password.is_some() && owner.target.value.status == crate::records::Status::Revoked {
+        return Err(Error::precondition(format!("account `{}` is revoked: no new credentials", a.principal)));
+    }
     let hashed = match &a.password {
         Some(p) => Some(new_hash(cx, &owner.scope.tenant.value.settings.password_policy, p.expose())?),
         None => None,

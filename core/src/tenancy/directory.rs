@@ -152,7 +152,16 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     }
     let leaving: Vec<&str> = removes.iter().map(|p| p.as_str()).collect();
     ensure_admins_remain(cx, &a.tenant, &leaving).await?;
-    ensure_seats(cx, &scope, creates.len() as u64, removes.len() as u64).await?;
+    // Only active users hold seats: removing a disabled one frees none.
+    let removed_keys: Vec<String> = removes.iter().map(|p| account_key(p)).collect();
+    let freed = cx
+        .docs::<AccountDoc>(&removed_keys)
+        .await?
+        .iter()
+        .flatten()
+        .filter(|d| !d.value.deleting && d.value.status == Status::Active)
+        .count();
+    ensure_seats(cx, &scope, creates.len() as u64, freed as u64).await?;
 
     for p in removes {
         if let Ok(acc) = account(cx, p).await {
