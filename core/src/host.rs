@@ -153,6 +153,46 @@ pub fn call_json(op: &str, positional: Vec<Value>, keywords: Map<String, Value>)
     Ok(serde_json::json!({ "op": op, "args": args }))
 }
 
+
+/// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
+/// host. The engine stays usable: its only shared state (the compiled-policy cache) is
+/// replaced whole under a lock and tolerates poisoning.
+pub fn guarded<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(crate::Error::internal(format!("the engine panicked: {message}")))
+        }
+    }
+}
+
+/// Builds `{"op", "args"}` from a JavaScript-style argument list: positional values, then —
+/// when the operation has keyword-only parameters — one trailing options object. Object keys
+/// at any depth may be camelCase (API.md "Conventions across hosts"): `{ maxTokenTtlDays }` in
+/// settings as in options.
+pub fn call_json_from_js(op: &str, args: Vec<Value>) -> crate::Result<Value> {
+    let mut args: Vec<Value> = args.into_iter().map(snake_keys).collect();
+    let sig = signature(op).ok_or_else(|| crate::Error::invalid("op", format!("unknown operation `{op}`")))?;
+    let takes_options = !sig.keywords.is_empty() && args.len() > sig.required;
+    let options = match args.last() {
+        Some(Value::Object(_)) if takes_options => match args.pop() {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        },
+        _ => Map::new(),
+    };
+    // `undefined` arrives as null: a trailing null stands for an omitted optional argument.
+    while args.len() > sig.required && args.last().is_some_and(Value::is_null) {
+        args.pop();
+    }
+    call_json(op, args, options)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,43 +239,4 @@ mod tests {
         assert_eq!(e.field(), Some("colour"));
         assert_eq!(call_json("nope", vec![], Map::new()).unwrap_err().field(), Some("op"));
     }
-}
-
-/// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
-/// host. The engine stays usable: its only shared state (the compiled-policy cache) is
-/// replaced whole under a lock and tolerates poisoning.
-pub fn guarded<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_owned());
-            Err(crate::Error::internal(format!("the engine panicked: {message}")))
-        }
-    }
-}
-
-/// Builds `{"op", "args"}` from a JavaScript-style argument list: positional values, then —
-/// when the operation has keyword-only parameters — one trailing options object. Object keys
-/// at any depth may be camelCase (API.md "Conventions across hosts"): `{ maxTokenTtlDays }` in
-/// settings as in options.
-pub fn call_json_from_js(op: &str, args: Vec<Value>) -> crate::Result<Value> {
-    let mut args: Vec<Value> = args.into_iter().map(snake_keys).collect();
-    let sig = signature(op).ok_or_else(|| crate::Error::invalid("op", format!("unknown operation `{op}`")))?;
-    let takes_options = !sig.keywords.is_empty() && args.len() > sig.required;
-    let options = match args.last() {
-        Some(Value::Object(_)) if takes_options => match args.pop() {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
-        },
-        _ => Map::new(),
-    };
-    // `undefined` arrives as null: a trailing null stands for an omitted optional argument.
-    while args.len() > sig.required && args.last().is_some_and(Value::is_null) {
-        args.pop();
-    }
-    call_json(op, args, options)
 }
