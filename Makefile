@@ -1,26 +1,98 @@
 # Keyward: the only entry points people need. Each target installs what it needs itself.
 SHELL := /bin/bash
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 mypy==2.4.1
 
-.PHONY: demo test lint build bench toolchain fmt
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
+NODE_LIB := target/release/libkeyward_node.so
+
+.PHONY: demo test lint build bench toolchain fmt js-shared wasm node-native js-test wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: the walkthrough on the built-in store (tenant, service account, token, decisions)
 demo:
 	$(CARGO) run -q -p keyward-core --example walkthrough
 
-## test: formatting, lints, the wasm32 build of the core (proves no I/O), and every test
+## test: formatting, lints, every Rust test, then the Python package's and both npm
+## packages' tests (each replays tests/conformance with its built-in store and a host store)
 test: toolchain lint
-	$(CARGO) build -q -p keyward-core --target wasm32-unknown-unknown
-	$(CARGO) test --workspace
+	$(CARGO) test -p keyward-core
+	$(MAKE) python-test
+	$(MAKE) js-test
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -q -- -D warnings
+	$(CARGO) clippy -p keyward-wasm --target wasm32-unknown-unknown -q -- -D warnings
 
-## build: release build of every crate
-build: toolchain
-	$(CARGO) build --workspace --release
+## build: the three packages: @keyward/wasm (pkg/), @keyward/node (node/), and the Python
+## wheel (target/wheels/)
+build: toolchain wasm node-native python-build
+
+# --- JavaScript: one driver and one set of declarations (js/), copied into both packages
+js-shared: pkg/driver.mjs pkg/driver.cjs node/driver.cjs pkg/index.d.ts node/index.d.ts
+
+pkg/driver.mjs: js/driver.mjs
+	cp $< $@
+# The CommonJS copy: the same source with its two exports turned into module.exports.
+pkg/driver.cjs node/driver.cjs: js/driver.mjs
+	{ echo "'use strict';"; sed -e 's/^export function /function /' -e 's/^export const /const /' $<; \
+	  echo 'module.exports = { createKeyward, OPERATIONS };'; } > $@
+pkg/index.d.ts: js/index.d.ts pkg/index.tail.d.ts
+	cat $^ > $@
+node/index.d.ts: js/index.d.ts
+	cp $< $@
+
+wasm-bindgen-cli:
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  $(CARGO) install -q wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+## wasm: @keyward/wasm — the `web` build (browsers, workerd) and the `nodejs` build, shrunk
+## by wasm-opt (npm binaryen, from pkg/package-lock.json)
+wasm: toolchain wasm-bindgen-cli js-shared pkg/node_modules/.package-lock.json
+	$(CARGO) build -q -p keyward-wasm --target wasm32-unknown-unknown --profile wasm-release
+	wasm-bindgen --target web --out-dir pkg/web $(WASM_OUT)
+	wasm-bindgen --target nodejs --out-dir pkg/nodejs $(WASM_OUT)
+	echo '{ "type": "commonjs" }' > pkg/nodejs/package.json
+	for d in web nodejs; do \
+	  pkg/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+	    --enable-sign-ext --enable-mutable-globals --strip-debug --strip-producers \
+	    pkg/$$d/keyward_wasm_bg.wasm -o pkg/$$d/keyward_wasm_bg.wasm; done
+
+pkg/node_modules/.package-lock.json: pkg/package-lock.json
+	cd pkg && npm ci --no-audit --no-fund --loglevel=error
+
+## node-native: @keyward/node's native module
+node-native: js-shared
+	$(CARGO) build -q -p keyward-node --release
+	cp $(NODE_LIB) node/keyward.node
+
+js-test: wasm node-native
+	cd node && node --test test/
+	cd pkg && node --test test/
+
+## python-test: the Python package (python/): a venv in .venv with pinned tools, the native
+## module built by maturin (debug), mypy --strict on the package and its tests, then pytest
+## (every tests/conformance scenario with the built-in store and with a Python dict store)
+python-test: python-develop
+	cd python && ../$(VENV)/bin/mypy --strict keyward tests
+	cd python && ../$(VENV)/bin/python -m pytest
+
+## python-build: a release wheel of the `keyward` Python package into target/wheels
+python-build: python-venv
+	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin build --release -q
+
+python-develop: python-venv
+	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop -q
+
+python-venv:
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@grep -qxF '$(PY_TOOLS)' $(VENV)/.keyward-tools 2>/dev/null || \
+	  { $(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_TOOLS) && \
+	    echo '$(PY_TOOLS)' > $(VENV)/.keyward-tools; }
 
 ## bench: criterion benchmarks of verify and authorize (medians go to BENCHMARKS.md)
 bench:

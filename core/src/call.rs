@@ -232,6 +232,17 @@ pub trait Request {
 }
 
 impl Call {
+    /// Whether the operation hashes a password (Argon2id, tens of milliseconds): hosts run
+    /// such calls off their main thread or without their interpreter lock.
+    pub fn hashes_password(&self) -> bool {
+        match self {
+            Call::SetPassword(a) => a.password.is_some(),
+            Call::CreateServiceAccount(a) => a.password.is_some(),
+            Call::AuthenticatePassword(_) => true,
+            _ => false,
+        }
+    }
+
     /// Parses `{"op", "args"}` JSON, as scenarios and bindings send it. An unknown operation,
     /// a missing or unknown argument, or a value of the wrong shape is `invalid_argument`
     /// naming the argument.

@@ -170,6 +170,15 @@ impl Error {
         }
     }
 
+    /// The same error naming another argument (for a value checked under another name, such
+    /// as an email given as `admin`); other errors are returned unchanged.
+    pub(crate) fn for_field(self, field: &str) -> Error {
+        match self {
+            Error::InvalidArgument { message, .. } => Error::InvalidArgument { field: field.to_owned(), message },
+            other => other,
+        }
+    }
+
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
         Error::InvalidArgument { field: field.to_owned(), message: message.into() }
     }

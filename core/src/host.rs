@@ -153,7 +153,6 @@ pub fn call_json(op: &str, positional: Vec<Value>, keywords: Map<String, Value>)
     Ok(serde_json::json!({ "op": op, "args": args }))
 }
 
-
 /// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
 /// host. The engine stays usable: its only shared state (the compiled-policy cache) is
 /// replaced whole under a lock and tolerates poisoning.

@@ -368,13 +368,21 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 }
 
+/// The message alone: the caller's error names the argument.
+fn plain(e: Error) -> String {
+    match e {
+        Error::InvalidArgument { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
 fn deserialize_raw<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<RawGrant, D::Error> {
     d.deserialize_any(RawVisitor)
 }
 
 impl<'de> Deserialize<'de> for Grant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Grant, D::Error> {
-        let scope = from_raw(deserialize_raw(d)?).map_err(de::Error::custom)?;
+        let scope = from_raw(deserialize_raw(d)?).map_err(|e| de::Error::custom(plain(e)))?;
         if scope.tenant.is_some() {
             return Err(de::Error::custom("a grant has no `tenant` (only token scopes do)"));
         }
@@ -384,7 +392,7 @@ impl<'de> Deserialize<'de> for Grant {
 
 impl<'de> Deserialize<'de> for Scope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Scope, D::Error> {
-        from_raw(deserialize_raw(d)?).map_err(de::Error::custom)
+        from_raw(deserialize_raw(d)?).map_err(|e| de::Error::custom(plain(e)))
     }
 }
 

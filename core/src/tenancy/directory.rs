@@ -108,8 +108,7 @@ async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>) -> Result<()> {
 pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncReport> {
     let mut listed: BTreeMap<String, Option<String>> = BTreeMap::new();
     for u in &a.users {
-        let email =
-            validate::email(&u.email, &cx.engine.options.domain).map_err(|e| Error::invalid("users", e.to_string()))?;
+        let email = validate::email(&u.email, &cx.engine.options.domain).map_err(|e| e.for_field("users"))?;
         if let Some(n) = &u.name {
             if n.trim().is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
                 return Err(Error::invalid(

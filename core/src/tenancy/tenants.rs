@@ -40,8 +40,7 @@ fn display_name(name: Option<String>, tenant: &str) -> Result<String> {
 /// simply be run again.
 pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
     validate::tenant_id(&a.tenant)?;
-    let email =
-        validate::email(&a.admin, &cx.engine.options.domain).map_err(|e| Error::invalid("admin", e.to_string()))?;
+    let email = validate::email(&a.admin, &cx.engine.options.domain).map_err(|e| e.for_field("admin"))?;
     let name = display_name(a.name, &a.tenant)?;
     let settings = Settings::default().merged(&a.settings.unwrap_or_default())?;
     if let Some(role) = &settings.default_service_account_role {

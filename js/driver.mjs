@@ -1,0 +1,224 @@
+// The JavaScript driver of Keyward, written once and copied into both npm packages
+// (@keyward/wasm and @keyward/node) by the build. It turns a native half — WebAssembly or
+// N-API, both exposing NativeEngine, NativeOp, NativeMemoryStore and signatures() — into the
+// public API of API.md: `new Engine({ store, domain, tokenPrefix, clock, audit, pepper })` whose
+// methods (camelCase) always return Promises.
+//
+// It holds no engine logic: an operation is a step machine in Rust; this file only answers its
+// store requests, awaiting the host store when it answers with Promises (R-90), turns host
+// failures into `failed` replies (R-94), hands events to the audit callback (R-80) and throws
+// errors with `.code`.
+
+/** @typedef {{ json: boolean }} NativeShape  json: values cross as JSON text (N-API) */
+
+const CODES = [
+  'invalid_argument', 'invalid_filter', 'invalid_credentials', 'token_expired', 'token_revoked',
+  'account_disabled', 'account_revoked', 'channel_not_allowed', 'not_found', 'already_exists',
+  'forbidden', 'not_owner', 'weak_password', 'failed_precondition', 'quota_exceeded', 'conflict',
+  'store_error', 'internal',
+];
+
+const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+
+function message(error) {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'the host store failed';
+  }
+}
+
+/**
+ * @param {object} native  the native half
+ * @param {{ json?: boolean }} [shape]  whether values cross as JSON text
+ */
+export function createKeyward(native, shape = {}) {
+  const json = Boolean(shape.json);
+  const out = json ? (v) => JSON.stringify(v) : (v) => v;
+  const back = json ? (v) => JSON.parse(v) : (v) => v;
+
+  /** An error of the engine: `.code` is one of SPEC §12's codes. */
+  class KeywardError extends Error {
+    constructor(data) {
+      super(data.message);
+      this.name = 'KeywardError';
+      this.code = data.code;
+      if (data.field !== undefined) this.field = data.field;
+      if (data.position !== undefined) this.position = data.position;
+      if (data.rules !== undefined) this.rules = data.rules;
+    }
+  }
+
+  const internal = (e) => new KeywardError({ code: 'internal', message: `the engine failed: ${message(e)}` });
+
+  /** Calls into the native half; a trap or panic there becomes `internal`, never a crash. */
+  function guard(f) {
+    try {
+      return f();
+    } catch (e) {
+      throw e instanceof KeywardError ? e : internal(e);
+    }
+  }
+
+  /** The built-in in-memory store. Also usable through the store protocol (get/put/delete/list). */
+  class MemoryStore {
+    #native;
+    constructor() {
+      this.#native = guard(() => new native.NativeMemoryStore());
+    }
+    /** @internal */
+    static native(store) {
+      return store.#native;
+    }
+    #request(request) {
+      const reply = back(this.#native.request(out(request)));
+      if (reply.kind === 'failed') throw new Error(reply.message);
+      return reply;
+    }
+    get(key) {
+      return this.#request({ kind: 'get', key }).entry ?? null;
+    }
+    put(key, value, expectedVersion) {
+      return this.#request({ kind: 'put', key, value, expectedVersion: expectedVersion ?? null }).version ?? null;
+    }
+    delete(key, expectedVersion) {
+      return this.#request({ kind: 'delete', key, expectedVersion }).ok;
+    }
+    list(prefix, after, limit) {
+      return this.#request({ kind: 'list', prefix, after: after ?? null, limit }).entries;
+    }
+  }
+
+  async function answer(store, request) {
+    try {
+      switch (request.kind) {
+        case 'get': {
+          const entry = await store.get(request.key);
+          return { kind: 'got', entry: entry == null ? null : { value: entry.value, version: entry.version } };
+        }
+        case 'put': {
+          const version = await store.put(request.key, request.value, request.expectedVersion ?? null);
+          return { kind: 'put', version: version ?? null };
+        }
+        case 'delete':
+          return { kind: 'deleted', ok: Boolean(await store.delete(request.key, request.expectedVersion)) };
+        case 'list': {
+          const entries = await store.list(request.prefix, request.after ?? null, request.limit);
+          return { kind: 'listed', entries: Array.from(entries ?? [], (e) => ({ key: e.key, value: e.value, version: e.version })) };
+        }
+        default:
+          return { kind: 'failed', message: `unknown store request ${request.kind}` };
+      }
+    } catch (e) {
+      return { kind: 'failed', message: message(e) };
+    }
+  }
+
+  /** A Keyward engine over a host store (any object with get/put/delete/list) or the built-in one. */
+  class Engine {
+    #native;
+    #store;
+    #memory;
+    #clock;
+    #audit;
+
+    constructor(options = {}) {
+      const { store = null, domain = 'keyward.local', tokenPrefix = 'kw', clock = null, audit = null, pepper = null } = options ?? {};
+      for (const [name, f] of [['clock', clock], ['audit', audit]]) {
+        if (f != null && typeof f !== 'function') throw new TypeError(`${name} must be a function`);
+      }
+      if (store != null && !(store instanceof MemoryStore)) {
+        for (const m of ['get', 'put', 'delete', 'list']) {
+          if (typeof store[m] !== 'function') throw new TypeError(`store.${m} must be a function`);
+        }
+      }
+      // The pepper's bytes: a string is taken as UTF-8, as in every host.
+      const bytes = pepper == null ? undefined : typeof pepper === 'string' ? new TextEncoder().encode(pepper) : new Uint8Array(pepper);
+      try {
+        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes);
+      } catch (e) {
+        const text = e instanceof Error ? e.message : e;
+        let data;
+        try {
+          data = typeof text === 'string' ? JSON.parse(text) : text;
+        } catch {
+          throw internal(e);
+        }
+        throw data && data.error ? new KeywardError(data.error) : internal(e);
+      }
+      this.#store = store ?? new MemoryStore();
+      this.#memory = this.#store instanceof MemoryStore ? MemoryStore.native(this.#store) : null;
+      this.#clock = clock ?? (() => Date.now());
+      this.#audit = audit;
+    }
+
+    /** The store this engine reads and writes. */
+    get store() {
+      return this.#store;
+    }
+
+    #emit(events) {
+      if (!this.#audit) return;
+      for (const event of events) {
+        try {
+          const r = this.#audit(event);
+          if (r && typeof r.then === 'function') r.then(undefined, () => {});
+        } catch {
+          // R-80: a failing audit callback changes no outcome.
+        }
+      }
+    }
+
+    async _call(op, args) {
+      while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+      const now = Number(this.#clock());
+      const argsOut = out(args);
+      if (this.#memory) {
+        const r = back(guard(() => this.#native.runMemory(this.#memory, op, argsOut, now)));
+        this.#emit(r.events ?? []);
+        if (r.error) throw new KeywardError(r.error);
+        return r.done;
+      }
+      const nativeOp = guard(() => this.#native.start(op, argsOut, now));
+      for (;;) {
+        const step = back(guard(() => nativeOp.step()));
+        if (step.need) {
+          const replies = await Promise.all(step.need.map((request) => answer(this.#store, request)));
+          guard(() => nativeOp.provide(out(replies)));
+          continue;
+        }
+        this.#emit(back(guard(() => nativeOp.events())));
+        if (step.error) throw new KeywardError(step.error);
+        return step.done;
+      }
+    }
+  }
+
+  // One method per operation of API.md, named in camelCase; the table comes from the core.
+  let signatures = null;
+  const operations = () => (signatures ??= back(guard(() => native.signatures())));
+  for (const op of OPERATIONS) {
+    Object.defineProperty(Engine.prototype, camel(op), {
+      value: function (...args) {
+        return this._call(op, args);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  return { Engine, MemoryStore, KeywardError, CODES, operations };
+}
+
+// The operations of API.md. A test checks this list against the core's table.
+export const OPERATIONS = [
+  'create_tenant', 'get_tenant', 'update_tenant_settings', 'define_role', 'delete_role', 'create_group',
+  'delete_group', 'add_group_member', 'remove_group_member', 'grant_group_permissions',
+  'revoke_group_permissions', 'create_user', 'remove_user', 'sync_directory', 'create_service_account',
+  'get_account', 'list_accounts', 'update_service_account', 'set_role', 'grant_permissions',
+  'revoke_permissions', 'grant_access', 'remove_access', 'disable_account', 'enable_account',
+  'revoke_account', 'delete_account', 'set_password', 'create_token', 'list_tokens', 'rename_token',
+  'revoke_token', 'rotate_token', 'seat_usage', 'audit_log', 'authenticate', 'authenticate_password',
+  'authorize', 'verify', 'effective_permissions',
+];
