@@ -192,6 +192,84 @@ pub fn call_json_from_js(op: &str, args: Vec<Value>) -> crate::Result<Value> {
     call_json(op, args, options)
 }
 
+/// An error as a binding hands it over: `{"error": {code, message, field?, position?, rules?}}`.
+pub fn error_value(e: &crate::Error) -> Value {
+    serde_json::json!({ "error": serde_json::to_value(e.to_data()).unwrap_or(Value::Null) })
+}
+
+fn camel_value<T: serde::Serialize>(value: &T) -> Value {
+    camel_keys(serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+/// Advances an operation one step, as JavaScript sees it: `{"need": [request]}`,
+/// `{"done": answer}` or `{"error": ...}`, keys in camelCase. Panics become `internal`.
+pub fn step_value(op: &mut crate::Op) -> Value {
+    let stepped = guarded(|| {
+        Ok(match op.step() {
+            crate::Step::Need(requests) => serde_json::json!({ "need": camel_value(&requests) }),
+            crate::Step::Done(Ok(answer)) => serde_json::json!({ "done": camel_value(&answer) }),
+            crate::Step::Done(Err(e)) => error_value(&e),
+        })
+    });
+    stepped.unwrap_or_else(|e| error_value(&e))
+}
+
+/// The audit events an operation produced so far, keys in camelCase.
+pub fn events_value(op: &mut crate::Op) -> Value {
+    camel_value(&op.take_events())
+}
+
+/// Runs a JavaScript-style call to completion on a synchronous store in one go (the built-in
+/// store's single crossing): `{"done": answer, "events": [...]}` or `{"error": ..., "events"}`.
+pub fn run_js_value<S: crate::Store + ?Sized>(
+    engine: &crate::Engine,
+    store: &S,
+    op: &str,
+    args: Vec<Value>,
+    now: i64,
+    seed: impl FnOnce() -> crate::Result<[u8; 32]>,
+) -> Value {
+    let mut events = Value::Array(Vec::new());
+    let result = guarded(|| {
+        let call = crate::Call::from_json(call_json_from_js(op, args)?)?;
+        let (answer, produced) = engine.run(store, call, crate::Env { now, seed: seed()? });
+        events = camel_value(&produced);
+        answer
+    });
+    let mut value = match result {
+        Ok(answer) => serde_json::json!({ "done": camel_value(&answer) }),
+        Err(e) => error_value(&e),
+    };
+    if let Value::Object(map) = &mut value {
+        map.insert("events".into(), events);
+    }
+    value
+}
+
+/// Starts a JavaScript-style call; an argument error is kept for the first step to report.
+pub fn start_js(
+    engine: &crate::Engine,
+    op: &str,
+    args: Vec<Value>,
+    now: i64,
+    seed: impl FnOnce() -> crate::Result<[u8; 32]>,
+) -> crate::Result<crate::Op> {
+    guarded(|| {
+        let call = crate::Call::from_json(call_json_from_js(op, args)?)?;
+        Ok(engine.start(call, crate::Env { now, seed: seed()? }))
+    })
+}
+
+/// The signature table as JSON: `[{op, positional, required, keywords}]`.
+pub fn signatures_value() -> Value {
+    Value::Array(
+        SIGNATURES
+            .iter()
+            .map(|s| serde_json::json!({"op": s.op, "positional": s.positional, "required": s.required, "keywords": s.keywords}))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,21 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use keyward_core::*;
-use support::TestEnv;
-
-const ROOT: &str = "root@acme.test";
-
-fn token_request(principal: &str) -> CreateToken {
-    CreateToken {
-        actor: ROOT.into(),
-        principal: principal.into(),
-        name: None,
-        ttl_days: None,
-        expires_at: None,
-        never_expires: false,
-        scopes: None,
-    }
-}
+use support::{token_request, TestEnv, ROOT};
 
 fn verify(kw: &Keyward<MemoryStore, TestEnv>, token: &str, tenant: &str, permission: &str) -> Decision {
     kw.run(Verify {

@@ -6,9 +6,7 @@
 mod support;
 
 use keyward_core::*;
-use support::{FaultyStore, TestEnv, T0};
-
-const ROOT: &str = "root@acme.test";
+use support::{token_request, FaultyStore, TestEnv, ROOT, T0};
 
 fn kw() -> Keyward<FaultyStore<MemoryStore>, TestEnv> {
     let kw = Keyward::new(Options::default(), FaultyStore::new(MemoryStore::new()), TestEnv::new()).unwrap();
@@ -28,18 +26,6 @@ fn service_account(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, name: &str, 
     })
     .unwrap()
     .principal
-}
-
-fn token_request(principal: &str) -> CreateToken {
-    CreateToken {
-        actor: ROOT.into(),
-        principal: principal.into(),
-        name: None,
-        ttl_days: None,
-        expires_at: None,
-        never_expires: false,
-        scopes: None,
-    }
 }
 
 fn verify_call(token: &str) -> Call {

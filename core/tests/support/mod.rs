@@ -11,6 +11,22 @@ use std::sync::Mutex;
 
 use keyward_core::{Entry, Environment, Store, StoreFailure, Versioned};
 
+/// The first admin of the tenant `acme` that tests create.
+pub const ROOT: &str = "root@acme.test";
+
+/// A `create_token` by `ROOT` with every option at its default.
+pub fn token_request(principal: &str) -> keyward_core::CreateToken {
+    keyward_core::CreateToken {
+        actor: ROOT.into(),
+        principal: principal.into(),
+        name: None,
+        ttl_days: None,
+        expires_at: None,
+        never_expires: false,
+        scopes: None,
+    }
+}
+
 /// Time starts at 2023-11-14T22:13:20Z and moves only when a test says so.
 pub const T0: i64 = 1_700_000_000_000;
 
