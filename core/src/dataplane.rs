@@ -7,7 +7,10 @@ use serde_json::Value;
 use crate::audit::{details, ActorRef, AuditEvent};
 use crate::authz::pattern::{check_requested_resource, parse_requested_permission, Scope};
 use crate::call::{Authenticate, Authorize, EffectivePermissions, IdentityRef, Subject, Verify};
-use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc, TokenDoc};
+use std::sync::Arc;
+
+use crate::authz::compiled::Rights;
+use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountHead, TokenDoc};
 use crate::error::{Error, Result};
 use crate::op::{parse, to_json, Cx, Doc};
 use crate::records::{AccountKind, Channel, Decision, EffectiveGrant, Identity, Matched, Status};
@@ -21,15 +24,24 @@ pub const LAST_USE_RESOLUTION_MS: i64 = 60_000;
 /// A token whose secret verified, with the records read for it.
 struct Checked {
     token: Doc<TokenDoc>,
-    account: AccountDoc,
-    tenant: Option<Doc<TenantDoc>>,
-    membership: Option<Doc<MembershipDoc>>,
+    account: AccountHead,
+    /// The tenant asked about and the account's membership there, as read: the compiled-rights
+    /// cache parses them only when they changed.
+    access: Access,
+}
+
+/// The stored documents that give an account rights in one tenant.
+struct Access {
+    tenant: String,
+    tenant_doc: Option<Versioned>,
+    membership_key: String,
+    membership: Option<Versioned>,
 }
 
 /// Why a credential failed, and whose it was once the secret verified (for the event).
 struct Failed {
     error: Error,
-    account: Option<AccountDoc>,
+    account: Option<AccountHead>,
 }
 
 fn fail(error: Error) -> Failed {
@@ -65,20 +77,19 @@ async fn check_token(
     };
     let principal = token_doc.value.principal.clone();
     let a_key = account_key(&principal);
+    let tenant = tenant.unwrap_or_default();
     let mut keys = vec![a_key.clone()];
-    if let Some(t) = tenant {
-        keys.push(tenant_key(t));
-        keys.push(membership_key(t, &principal));
+    if !tenant.is_empty() {
+        keys.push(tenant_key(tenant));
+        keys.push(membership_key(tenant, &principal));
     }
     let mut raw = cx.get_many(&keys).await?.into_iter();
-    let account = doc_of::<AccountDoc>(&a_key, raw.next().flatten())?;
-    let tenant_doc = match keys.get(1) {
-        Some(k) => doc_of::<TenantDoc>(k, raw.next().flatten())?,
-        None => None,
-    };
-    let membership = match keys.get(2) {
-        Some(k) => doc_of::<MembershipDoc>(k, raw.next().flatten())?,
-        None => None,
+    let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
+    let access = Access {
+        tenant: tenant.to_owned(),
+        tenant_doc: raw.next().flatten(),
+        membership_key: keys.pop().unwrap_or_default(),
+        membership: raw.next().flatten(),
     };
     // A token whose account is gone, or re-created under its name, is nobody's.
     let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting) else {
@@ -95,11 +106,11 @@ async fn check_token(
     if let Some(error) = error {
         return Ok(Err(Failed { error, account: Some(account) }));
     }
-    Ok(Ok(Checked { token: token_doc, account, tenant: tenant_doc, membership }))
+    Ok(Ok(Checked { token: token_doc, account, access }))
 }
 
 /// Once a secret verified: the account's status, then the channel.
-pub(crate) fn login_error(account: &AccountDoc, channel: Channel) -> Option<Error> {
+pub(crate) fn login_error(account: &AccountHead, channel: Channel) -> Option<Error> {
     status_error(account.status).or_else(|| channel_error(account.kind, channel))
 }
 
@@ -117,7 +128,7 @@ fn channel_error(kind: AccountKind, channel: Channel) -> Option<Error> {
 }
 
 /// never for service accounts; for users with `mfa`, on `ui` and `oidc`.
-pub(crate) fn requires_second_factor(account: &AccountDoc, channel: Channel) -> bool {
+pub(crate) fn requires_second_factor(account: &AccountHead, channel: Channel) -> bool {
     account.kind == AccountKind::User && account.mfa && channel != Channel::Api
 }
 
@@ -135,7 +146,7 @@ async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
     let _ = cx.exchange(vec![request]).await;
 }
 
-pub(crate) fn identity_of(account: &AccountDoc, token: Option<&TokenDoc>, channel: Channel) -> Identity {
+pub(crate) fn identity_of(account: &AccountHead, token: Option<&TokenDoc>, channel: Channel) -> Identity {
     Identity {
         principal: account.principal.clone(),
         kind: account.kind,
@@ -159,7 +170,7 @@ fn token_target(token: &str, prefix: &str) -> String {
 fn emit(
     cx: &Cx,
     tenant: Option<&str>,
-    actor: Option<&AccountDoc>,
+    actor: Option<&AccountHead>,
     action: &str,
     target: String,
     reason: Option<&str>,
@@ -168,7 +179,7 @@ fn emit(
     cx.emit(AuditEvent {
         time: cx.now,
         tenant: tenant.map(str::to_owned),
-        actor: actor.map(ActorRef::of),
+        actor: actor.map(ActorRef::of_head),
         action: action.to_owned(),
         target,
         outcome: if reason.is_none() { "ok" } else { "denied" }.to_owned(),
@@ -220,37 +231,45 @@ fn denied(reason: &Error, principal: Option<&str>) -> Decision {
 
 /// Decides for an active account in a tenant: its rights there intersected with the
 /// token's scopes, explained.
+/// An active account's rights in the tenant of `access`; `None` without access there (no
+/// tenant, no membership, or one left by a deleted namesake, R-06).
+fn rights_in(cx: &Cx, account: &AccountHead, access: &Access) -> Result<Option<Arc<Rights>>> {
+    let (Some(t), Some(m)) = (&access.tenant_doc, &access.membership) else {
+        return Ok(None);
+    };
+    let member = cx.engine.cache().member_rights(&access.tenant, t, &access.membership_key, m)?;
+    Ok((member.uid == account.uid).then_some(member.rights))
+}
+
 fn decide(
     cx: &Cx,
-    account: &AccountDoc,
-    tenant: Option<&Doc<TenantDoc>>,
-    membership: Option<&Doc<MembershipDoc>>,
+    account: &AccountHead,
+    access: &Access,
     scopes: Option<&[Scope]>,
-    tenant_id: &str,
     q: &Asked<'_>,
-) -> Decision {
+) -> Result<Decision> {
+    let tenant_id = access.tenant.as_str();
     let forbidden = || Decision {
         allowed: false,
         reason: "forbidden".into(),
         principal: Some(account.principal.clone()),
         matched: None,
     };
-    let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
-        return forbidden();
+    let Some(rights) = rights_in(cx, account, access)? else {
+        return Ok(forbidden());
     };
-    let rights = cx.engine.cache().rights(&t.value, t.version, &m.value, m.version);
     let Some((grant, source)) = rights.check(q.kind, q.action, q.resource) else {
-        return forbidden();
+        return Ok(forbidden());
     };
     if let Some(scopes) = scopes {
         let in_scope = scopes.iter().any(|s| {
             s.tenant.as_deref().is_none_or(|st| st == tenant_id) && s.grant.matches(q.kind, q.action, q.resource)
         });
         if !in_scope {
-            return forbidden();
+            return Ok(forbidden());
         }
     }
-    Decision {
+    Ok(Decision {
         allowed: true,
         reason: "allowed".into(),
         principal: Some(account.principal.clone()),
@@ -259,7 +278,7 @@ fn decide(
             resource: grant.resource.to_string(),
             source: source.to_owned(),
         }),
-    }
+    })
 }
 
 fn decision_details(q: &Asked<'_>, channel: Option<Channel>) -> serde_json::Map<String, Value> {
@@ -286,15 +305,7 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
             Ok(denied(&failed.error, principal))
         }
         Ok(checked) => {
-            let decision = decide(
-                cx,
-                &checked.account,
-                checked.tenant.as_ref(),
-                checked.membership.as_ref(),
-                checked.token.value.scopes.as_deref(),
-                &a.tenant,
-                &q,
-            );
+            let decision = decide(cx, &checked.account, &checked.access, checked.token.value.scopes.as_deref(), &q)?;
             stamp_last_use(cx, &checked.token).await;
             let reason = (!decision.allowed).then_some(decision.reason.as_str());
             emit(cx, Some(&a.tenant), Some(&checked.account), "auth.verify", target, reason, d);
@@ -303,25 +314,25 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
     }
 }
 
-/// The subject's account, tenant and membership, in one round. `None` for an unknown
+/// The subject's account and its access to the tenant, in one round. `None` for an unknown
 /// principal, or an identity whose account was deleted (and perhaps re-created).
-async fn load_subject(
-    cx: &Cx,
-    subject: &Subject,
-    tenant: &str,
-) -> Result<Option<(AccountDoc, Option<Doc<TenantDoc>>, Option<Doc<MembershipDoc>>)>> {
+async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option<(AccountHead, Access)>> {
     let (principal, uid) = match subject {
         Subject::Principal(p) => (p.as_str(), None),
         Subject::Identity(IdentityRef { principal, uid, .. }) => (principal.as_str(), uid.as_deref()),
     };
     validate::principal_text(principal)?;
-    let keys = [account_key(principal), tenant_key(tenant), membership_key(tenant, principal)];
-    let mut raw = cx.get_many(&keys).await?.into_iter();
-    let account = doc_of::<AccountDoc>(&keys[0], raw.next().flatten())?;
-    let tenant_doc = doc_of::<TenantDoc>(&keys[1], raw.next().flatten())?;
-    let membership = doc_of::<MembershipDoc>(&keys[2], raw.next().flatten())?;
+    let [a_key, t_key, m_key] = [account_key(principal), tenant_key(tenant), membership_key(tenant, principal)];
+    let mut raw = cx.get_many(&[a_key.clone(), t_key, m_key.clone()]).await?.into_iter();
+    let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
+    let access = Access {
+        tenant: tenant.to_owned(),
+        tenant_doc: raw.next().flatten(),
+        membership_key: m_key,
+        membership: raw.next().flatten(),
+    };
     let account = account.map(|a| a.value).filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid));
-    Ok(account.map(|a| (a, tenant_doc, membership)))
+    Ok(account.map(|a| (a, access)))
 }
 
 fn subject_scopes(subject: &Subject) -> Option<&[Scope]> {
@@ -335,7 +346,7 @@ fn subject_scopes(subject: &Subject) -> Option<&[Scope]> {
 pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
     let d = decision_details(&q, None);
-    let Some((account, tenant, membership)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
+    let Some((account, access)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
         let target = match &a.identity_or_principal {
             Subject::Principal(p) => p.clone(),
             Subject::Identity(i) => i.principal.clone(),
@@ -345,15 +356,7 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     };
     let decision = match status_error(account.status) {
         Some(e) => denied(&e, Some(&account.principal)),
-        None => decide(
-            cx,
-            &account,
-            tenant.as_ref(),
-            membership.as_ref(),
-            subject_scopes(&a.identity_or_principal),
-            &a.tenant,
-            &q,
-        ),
+        None => decide(cx, &account, &access, subject_scopes(&a.identity_or_principal), &q)?,
     };
     let reason = (!decision.allowed).then_some(decision.reason.as_str());
     emit(cx, Some(&a.tenant), Some(&account), "auth.authorize", account.principal.clone(), reason, d);
@@ -365,16 +368,15 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
 /// access to the tenant, may do nothing: `[]`. An unknown principal is `not_found`.
 pub(crate) async fn effective_permissions(cx: &Cx, a: EffectivePermissions) -> Result<Vec<EffectiveGrant>> {
     validate::tenant_id(&a.tenant)?;
-    let Some((account, tenant, membership)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
+    let Some((account, access)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
         return Err(Error::not_found("account"));
-    };
-    let (Some(t), Some(m)) = (tenant, membership.filter(|m| m.value.uid == account.uid)) else {
-        return Ok(Vec::new());
     };
     if account.status != Status::Active {
         return Ok(Vec::new());
     }
-    let rights = cx.engine.cache().rights(&t.value, t.version, &m.value, m.version);
+    let Some(rights) = rights_in(cx, &account, &access)? else {
+        return Ok(Vec::new());
+    };
     let scopes: Option<Vec<&Scope>> = subject_scopes(&a.identity_or_principal)
         .map(|s| s.iter().filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant)).collect());
     let mut out: Vec<EffectiveGrant> = Vec::new();

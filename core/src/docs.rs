@@ -86,7 +86,36 @@ pub struct AccountDoc {
     pub tokens: Vec<String>,
 }
 
+/// The fields of an account document the data plane needs: parsed
+/// without the account's lists of tenants and tokens.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountHead {
+    pub uid: String,
+    pub kind: AccountKind,
+    pub principal: String,
+    /// Owner tenant.
+    pub tenant: String,
+    pub status: Status,
+    #[serde(default)]
+    pub deleting: bool,
+    #[serde(default)]
+    pub mfa: bool,
+}
+
 impl AccountDoc {
+    /// The data plane's view of this account.
+    pub fn head(&self) -> AccountHead {
+        AccountHead {
+            uid: self.uid.clone(),
+            kind: self.kind,
+            principal: self.principal.clone(),
+            tenant: self.tenant.clone(),
+            status: self.status,
+            deleting: self.deleting,
+            mfa: self.mfa,
+        }
+    }
+
     /// Whether this account has a membership document in `tenant`.
     pub fn has_access(&self, tenant: &str) -> bool {
         self.tenant == tenant || self.tenants.iter().any(|t| t == tenant)
@@ -98,9 +127,6 @@ impl AccountDoc {
 pub struct MembershipDoc {
     #[serde(default = "schema")]
     pub schema: u32,
-    /// Random id of this membership, new each time access is granted (cache key with the
-    /// version, which restarts when a key is deleted and written again).
-    pub mid: String,
     pub uid: String,
     pub principal: String,
     pub tenant: String,

@@ -121,7 +121,6 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         }
         let member = MembershipDoc {
             schema: SCHEMA,
-            mid: cx.new_uid(),
             uid: acc.value.uid.clone(),
             principal: a.principal.clone(),
             tenant: a.tenant.clone(),

@@ -81,7 +81,6 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
         }
         let member = MembershipDoc {
             schema: SCHEMA,
-            mid: cx.new_uid(),
             uid: doc.uid.clone(),
             principal: new.principal.clone(),
             tenant: tenant.clone(),

@@ -40,6 +40,15 @@ impl ActorRef {
         }
     }
 
+    /// An account as actor, from the data plane's view of it.
+    pub(crate) fn of_head(account: &crate::docs::AccountHead) -> ActorRef {
+        ActorRef {
+            principal: account.principal.clone(),
+            kind: account.kind.as_str().into(),
+            status: account.status.as_str().into(),
+        }
+    }
+
     /// A principal that names no account.
     pub fn unknown(principal: &str) -> ActorRef {
         ActorRef { principal: principal.to_owned(), kind: AccountKind::User.as_str().into(), status: "unknown".into() }

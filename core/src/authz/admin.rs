@@ -62,7 +62,7 @@ pub(crate) async fn load_scope(cx: &Cx, actor: &str, tenant: &str) -> Result<Ten
     let compiled = cx.engine.cache().tenant(&tenant_doc.value, tenant_doc.version);
     let active = account.as_ref().is_some_and(|a| a.status == Status::Active);
     let rights = match &membership {
-        Some((m, version)) if active => cx.engine.cache().rights(&tenant_doc.value, tenant_doc.version, m, *version),
+        Some((m, _)) if active => Arc::new(cx.engine.cache().rights(&tenant_doc.value, tenant_doc.version, m)),
         _ => Arc::new(Rights::default()),
     };
     Ok(TenantScope {

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::authz::pattern::{Grant, Permission, Resource, Segment};
-use crate::docs::{MembershipDoc, TenantDoc};
+use crate::docs::{tenant_key, MembershipDoc, TenantDoc};
+use crate::error::{Error, Result};
+use crate::op::parse;
+use crate::store::Versioned;
 
 /// Built-in role names, in documentation order.
 pub const BUILTIN_ROLES: [&str; 5] = ["admin", "contributor", "user", "inference-user", "viewer"];
@@ -131,64 +134,87 @@ impl Rights {
     }
 }
 
-/// A tenant's compiled policy and the compiled rights of its members, by version.
+/// A tenant's compiled policy and the compiled rights of its members.
 #[derive(Debug)]
 struct TenantEntry {
     tenant: Arc<CompiledTenant>,
-    members: HashMap<String, (String, u64, Arc<Rights>)>,
+    /// By membership key: the membership document's text, its uid, and the rights compiled
+    /// from it. Comparing the text makes a hit cost one `memcmp` and no parsing, and stays
+    /// right when a membership is removed and granted again (its version restarts).
+    members: HashMap<String, (String, String, Arc<Rights>)>,
 }
 
-/// Per-engine cache of compiled tenants and rights. Bounded: a tenant entry keeps at most
-/// `MAX_MEMBERS` compiled accounts and the cache at most `MAX_TENANTS` tenants; past that it
-/// starts over, which costs one recompilation, never a wrong answer (every entry is checked
-/// against the versions just read).
+/// An account's rights in a tenant, and the uid its membership names.
+#[derive(Debug, Clone)]
+pub struct MemberRights {
+    /// The rights, in explanation order.
+    pub rights: Arc<Rights>,
+    /// The uid the membership document names (it must equal the account's, R-06).
+    pub uid: String,
+}
+
+/// Per-engine cache of compiled tenants (by document version) and of the data plane's member
+/// rights (by document text). Bounded: at most `MAX_TENANTS` tenants and `MAX_MEMBERS` members
+/// per tenant; past that it starts over, which costs a recompilation, never a wrong answer.
 #[derive(Debug, Default)]
 pub struct Cache {
     tenants: HashMap<String, TenantEntry>,
 }
 
 const MAX_TENANTS: usize = 10_000;
-const MAX_MEMBERS: usize = 200_000;
+const MAX_MEMBERS: usize = 100_000;
 
 impl Cache {
+    fn fresh(&self, tenant: &str, version: u64) -> bool {
+        self.tenants.get(tenant).is_some_and(|e| e.tenant.version == version)
+    }
+
+    fn insert(&mut self, doc: &TenantDoc, version: u64) {
+        if self.tenants.len() >= MAX_TENANTS {
+            self.tenants.clear();
+        }
+        let entry = TenantEntry { tenant: Arc::new(CompiledTenant::compile(doc, version)), members: HashMap::new() };
+        self.tenants.insert(doc.tenant.clone(), entry);
+    }
+
     /// The compiled form of a tenant document at `version`.
     pub fn tenant(&mut self, doc: &TenantDoc, version: u64) -> Arc<CompiledTenant> {
-        match self.entry(doc, version) {
+        if !self.fresh(&doc.tenant, version) {
+            self.insert(doc, version);
+        }
+        match self.tenants.get(&doc.tenant) {
             Some(entry) => Arc::clone(&entry.tenant),
             None => Arc::new(CompiledTenant::compile(doc, version)),
         }
     }
 
-    fn entry(&mut self, doc: &TenantDoc, version: u64) -> Option<&mut TenantEntry> {
-        let fresh = self.tenants.get(&doc.tenant).is_some_and(|e| e.tenant.version == version);
-        if !fresh {
-            if self.tenants.len() >= MAX_TENANTS {
-                self.tenants.clear();
-            }
-            let entry =
-                TenantEntry { tenant: Arc::new(CompiledTenant::compile(doc, version)), members: HashMap::new() };
-            self.tenants.insert(doc.tenant.clone(), entry);
-        }
-        self.tenants.get_mut(&doc.tenant)
+    /// An account's rights from parsed documents (admin paths: not cached per member).
+    pub fn rights(&mut self, doc: &TenantDoc, version: u64, m: &MembershipDoc) -> Rights {
+        self.tenant(doc, version).rights(m)
     }
 
-    /// An account's compiled rights from a tenant document and a membership at their versions.
-    pub fn rights(&mut self, doc: &TenantDoc, version: u64, m: &MembershipDoc, m_version: u64) -> Arc<Rights> {
-        let Some(entry) = self.entry(doc, version) else {
-            return Arc::new(CompiledTenant::compile(doc, version).rights(m));
+    /// An account's rights in `tenant` from the stored documents as read (the data plane): the
+    /// tenant document is parsed only when its version is new to the cache, the membership only
+    /// when its text is.
+    pub fn member_rights(&mut self, tenant: &str, t: &Versioned, m_key: &str, m: &Versioned) -> Result<MemberRights> {
+        if !self.fresh(tenant, t.version) {
+            let doc: TenantDoc = parse(&tenant_key(tenant), &t.value)?;
+            self.insert(&doc, t.version);
+        }
+        let Some(entry) = self.tenants.get_mut(tenant) else {
+            return Err(Error::internal("compiled tenant missing from the cache"));
         };
-        // A membership removed and granted again restarts its version: its random `mid` tells
-        // the two apart.
-        if let Some((mid, v, rights)) = entry.members.get(&m.principal) {
-            if *v == m_version && *mid == m.mid {
-                return Arc::clone(rights);
+        if let Some((text, uid, rights)) = entry.members.get(m_key) {
+            if *text == m.value {
+                return Ok(MemberRights { rights: Arc::clone(rights), uid: uid.clone() });
             }
         }
+        let membership: MembershipDoc = parse(m_key, &m.value)?;
+        let rights = Arc::new(entry.tenant.rights(&membership));
         if entry.members.len() >= MAX_MEMBERS {
             entry.members.clear();
         }
-        let rights = Arc::new(entry.tenant.rights(m));
-        entry.members.insert(m.principal.clone(), (m.mid.clone(), m_version, Arc::clone(&rights)));
-        rights
+        entry.members.insert(m_key.to_owned(), (m.value.clone(), membership.uid.clone(), Arc::clone(&rights)));
+        Ok(MemberRights { rights, uid: membership.uid })
     }
 }

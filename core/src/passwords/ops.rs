@@ -100,10 +100,10 @@ pub(crate) async fn authenticate_password(cx: &Cx, a: AuthenticatePassword) -> R
         emit(None, Some("invalid_credentials"));
         return Err(Error::InvalidCredentials);
     };
-    if let Some(error) = login_error(&account, a.channel) {
+    if let Some(error) = login_error(&account.head(), a.channel) {
         emit(Some(&account), Some(error.code()));
         return Err(error);
     }
     emit(Some(&account), None);
-    Ok(identity_of(&account, None, a.channel))
+    Ok(identity_of(&account.head(), None, a.channel))
 }

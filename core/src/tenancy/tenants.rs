@@ -102,7 +102,6 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
         };
         let member = MembershipDoc {
             schema: SCHEMA,
-            mid: cx.new_uid(),
             uid: admin.uid.clone(),
             principal: email.clone(),
             tenant: tenant.clone(),

@@ -111,7 +111,7 @@ async fn check_no_escalation(cx: &Cx, owner: &OwnerScope, audit_action: &str, ta
         return Ok(());
     };
     let tenant = &owner.scope.tenant;
-    let rights = cx.engine.cache().rights(&tenant.value, tenant.version, &m.value, m.version);
+    let rights = cx.engine.cache().rights(&tenant.value, tenant.version, &m.value);
     if owner.scope.actor.rights.covers_all(&rights) {
         return Ok(());
     }
