@@ -71,6 +71,7 @@ node-native: js-shared
 	cp $(NODE_LIB) node/keyward.node
 
 js-test: wasm node-native
+	cd pkg && node_modules/.bin/tsc -p tsconfig.json
 	cd node && node --test test/
 	cd pkg && node --test test/
 
