@@ -227,7 +227,10 @@ impl<S: Store, E: Environment> Keyward<S, E> {
         let env = Env { now: self.env.now(), seed: self.env.seed() };
         let (answer, events) = self.engine.run(&self.store, call, env);
         if let Some(callback) = &self.audit {
-            events.iter().for_each(callback);
+            for event in &events {
+                // a failing callback changes no outcome, a panicking one included.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
+            }
         }
         answer
     }

@@ -4,9 +4,42 @@
 use serde::{Deserialize, Serialize};
 
 /// A token or password handed to the engine. `Debug` prints `<redacted>`.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// Accepts a string only; the error for anything else never repeats the value, as
+/// serde's own "invalid type: integer `…`" would.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Secret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_owned()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom("expected a string"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom("expected a string"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom("expected a string"))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("expected a string"))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
+                Err(E::custom("expected a string"))
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
 
 impl Secret {
     /// Wraps a secret.
@@ -46,5 +79,7 @@ mod tests {
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(s.expose(), "kw_abc_hunter2");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"kw_abc_hunter2\"");
+        let e = serde_json::from_str::<super::Secret>("31415926535").unwrap_err().to_string();
+        assert!(!e.contains("31415926535"), "{e}");
     }
 }

@@ -15,7 +15,7 @@
 //! | `a/<principal>` | account: `uid`, kind, owner tenant, status, the tenants it has access to, its token ids |
 //! | `m/<tenant>/<principal>` | membership: the account's access to one tenant (`uid`, direct role, direct grants, groups) |
 //! | `k/<token_id>` | token: `uid` and principal it belongs to, hash of the secret, lifetime, scopes |
-//! | `e/<tenant>/<inverted time>-<nonce>` | audit event (newest first in key order) |
+//! | `e/<tenant>/<inverted time>.<inverted sequence>` | audit event (newest first in key order; the sequence orders one millisecond's events) |
 //!
 //! Invariants (DESIGN.md): `verify` reads `k/<id>`, then `a/<principal>`, `t/<tenant>` and
 //! `m/<tenant>/<principal>` in one batch, and allows only if every record agrees (token not
@@ -29,8 +29,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-/// A stored value with its version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored value with its version. `Debug` shows the value's length only: documents hold
+/// hashes of secrets.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioned {
     /// The JSON document.
     pub value: String,
@@ -38,8 +39,8 @@ pub struct Versioned {
     pub version: u64,
 }
 
-/// One row of a `list` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One row of a `list` answer. `Debug` shows the value's length only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The key.
     pub key: String,
@@ -47,6 +48,42 @@ pub struct Entry {
     pub value: String,
     /// Its version.
     pub version: u64,
+}
+
+impl std::fmt::Debug for Versioned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versioned").field("value_len", &self.value.len()).field("version", &self.version).finish()
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &self.key)
+            .field("value_len", &self.value.len())
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StoreRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreRequest::Get { key } => f.debug_struct("Get").field("key", key).finish(),
+            StoreRequest::Put { key, value, expected_version } => f
+                .debug_struct("Put")
+                .field("key", key)
+                .field("value_len", &value.len())
+                .field("expected_version", expected_version)
+                .finish(),
+            StoreRequest::Delete { key, expected_version } => {
+                f.debug_struct("Delete").field("key", key).field("expected_version", expected_version).finish()
+            }
+            StoreRequest::List { prefix, after, limit } => {
+                f.debug_struct("List").field("prefix", prefix).field("after", after).field("limit", limit).finish()
+            }
+        }
+    }
 }
 
 /// The failure of a host store call; its message is surfaced as `store_error`.
@@ -93,8 +130,9 @@ impl<S: Store + ?Sized> Store for &S {
     }
 }
 
-/// One store call asked for by an [`crate::Op`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One store call asked for by an [`crate::Op`]. `Debug` shows a written value's length only
+///
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StoreRequest {
     /// `get(key)`.
@@ -180,9 +218,16 @@ impl StoreRequest {
 }
 
 /// The built-in in-memory store: a sorted map behind a mutex. Shareable between engines.
-#[derive(Debug, Default)]
+/// `Debug` shows the number of keys only.
+#[derive(Default)]
 pub struct MemoryStore {
     map: Mutex<BTreeMap<String, Versioned>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").field("keys", &self.len()).finish()
+    }
 }
 
 impl MemoryStore {

@@ -7,7 +7,7 @@ use crate::authz::pattern::Grant;
 use crate::call::{CreateServiceAccount, CreateUser};
 use crate::docs::{account_key, membership_key, AccountDoc, Hidden, MembershipDoc, SCHEMA};
 use crate::error::{Error, Result};
-use crate::op::Cx;
+use crate::op::{parse, Cx};
 use crate::passwords::ops::new_hash;
 use crate::records::{Account, AccountKind, Status};
 use crate::tenancy::directory::ensure_seats;
@@ -50,35 +50,53 @@ impl NewAccount {
 pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result<Account> {
     let tenant = scope.id().to_owned();
     let key = account_key(&new.principal);
+    let m_key = membership_key(&tenant, &new.principal);
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(existing) = cx.doc::<AccountDoc>(&key).await? {
-            if !existing.value.deleting {
-                return Err(Error::exists(format!("account `{}`", new.principal)));
+        let mut docs = cx.get_many(&[key.clone(), m_key.clone()]).await?.into_iter();
+        let existing = docs.next().flatten().map(|v| parse::<AccountDoc>(&key, &v.value).map(|d| (d, v.version)));
+        let membership =
+            docs.next().flatten().map(|v| parse::<MembershipDoc>(&m_key, &v.value).map(|m| (m, v.version)));
+        let membership = membership.transpose()?;
+        let doc = match existing.transpose()? {
+            Some((acc, version)) if acc.deleting => {
+                finish_deletion(cx, crate::op::Doc { value: acc, version }).await?;
+                continue;
             }
-            finish_deletion(cx, existing).await?;
-            continue;
-        }
-        let doc = AccountDoc {
-            schema: SCHEMA,
-            uid: cx.new_uid(),
-            kind: new.kind,
-            name: new.name.clone(),
-            principal: new.principal.clone(),
-            tenant: tenant.clone(),
-            description: new.description.clone(),
-            status: Status::Active,
-            deleting: false,
-            created_at: cx.now,
-            created_by: scope.actor.principal.clone(),
-            updated_at: cx.now,
-            mfa: new.mfa,
-            password_hash: new.password_hash.clone(),
-            tenants: Vec::new(),
-            tokens: Vec::new(),
+            // The account of a creation that stopped before its membership was written: it was
+            // never acknowledged, so this call completes it.
+            Some((acc, _))
+                if acc.tenant == tenant
+                    && acc.kind == new.kind
+                    && membership.as_ref().is_none_or(|(m, _)| m.uid != acc.uid) =>
+            {
+                acc
+            }
+            Some(_) => return Err(Error::exists(format!("account `{}`", new.principal))),
+            None => {
+                let doc = AccountDoc {
+                    schema: SCHEMA,
+                    uid: cx.new_uid(),
+                    kind: new.kind,
+                    name: new.name.clone(),
+                    principal: new.principal.clone(),
+                    tenant: tenant.clone(),
+                    description: new.description.clone(),
+                    status: Status::Active,
+                    deleting: false,
+                    created_at: cx.now,
+                    created_by: scope.actor.principal.clone(),
+                    updated_at: cx.now,
+                    mfa: new.mfa,
+                    password_hash: new.password_hash.clone(),
+                    tenants: Vec::new(),
+                    tokens: Vec::new(),
+                };
+                if cx.put(&key, &doc, None).await?.is_none() {
+                    continue;
+                }
+                doc
+            }
         };
-        if cx.put(&key, &doc, None).await?.is_none() {
-            continue;
-        }
         let member = MembershipDoc {
             schema: SCHEMA,
             uid: doc.uid.clone(),
@@ -91,12 +109,10 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
             groups: Vec::new(),
             created_at: cx.now,
         };
-        let m_key = membership_key(&tenant, &new.principal);
         // A stale membership of a deleted namesake may survive an interrupted clean-up; the
         // new one replaces it (its uid no longer matches any account).
-        let stale = cx.doc::<MembershipDoc>(&m_key).await?.map(|m| m.version);
-        if cx.put(&m_key, &member, stale).await?.is_none() {
-            return Err(conflict(&format!("access of `{}` to tenant `{tenant}`", new.principal)));
+        if cx.put(&m_key, &member, membership.map(|(_, v)| v)).await?.is_none() {
+            continue;
         }
         let d = crate::audit::details([("kind", new.kind.as_str().into())]);
         cx.record(&tenant, scope.actor.actor_ref(), new.action, &new.principal, Ok(()), d).await?;

@@ -14,7 +14,15 @@ use crate::records::{Account, AccountKind, Status};
 use crate::validate;
 
 fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> OwnerCheck<'a> {
-    OwnerCheck { kind: "accounts", action, service_action, user_action, target: None, personal: false }
+    OwnerCheck {
+        kind: "accounts",
+        action,
+        service_action,
+        user_action,
+        target: None,
+        personal: false,
+        tombstoned: false,
+    }
 }
 
 /// Read-modify-write of the target account with retry, recorded as `action`.
@@ -114,15 +122,30 @@ pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account>
 /// on; then its tokens and memberships; then the account record. The audit history
 /// stays.
 pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
-    let owner =
-        load_owner_scope(cx, &a.actor, &a.principal, check("delete", "service_account.delete", "user.delete")).await?;
-    if owner.target.value.kind == AccountKind::User {
-        ensure_not_last_admin(cx, &owner.target.value.tenant, &a.principal).await?;
-    }
+    let mut deleting = check("delete", "service_account.delete", "user.delete");
+    deleting.tombstoned = true;
+    let owner = load_owner_scope(cx, &a.actor, &a.principal, deleting).await?;
     let tenant = owner.target.value.tenant.clone();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
-    erase(cx, owner.target).await?;
+    if owner.target.value.deleting {
+        // An earlier deletion was interrupted after its tombstone: finish it.
+        finish_deletion(cx, owner.target).await?;
+    } else {
+        if owner.target.value.kind == AccountKind::User {
+            ensure_admin_left_everywhere(cx, &owner.target.value).await?;
+        }
+        erase(cx, owner.target).await?;
+    }
     cx.record(&tenant, owner.scope.actor.actor_ref(), &owner.action, &a.principal, Ok(()), d).await
+}
+
+/// Refuses to delete a user who is the last active admin of any tenant it has access to
+/// deleting removes its access everywhere.
+pub(crate) async fn ensure_admin_left_everywhere(cx: &Cx, acc: &AccountDoc) -> Result<()> {
+    for tenant in std::iter::once(&acc.tenant).chain(&acc.tenants) {
+        ensure_not_last_admin(cx, tenant, &acc.principal).await?;
+    }
+    Ok(())
 }
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
@@ -179,20 +202,26 @@ struct OwnedBy {
 /// account record last. Safe to run again after any interruption.
 pub(crate) async fn finish_deletion(cx: &Cx, tombstone: Doc<AccountDoc>) -> Result<()> {
     let acc = &tombstone.value;
-    let token_keys: Vec<String> = acc.tokens.iter().map(|id| token_key(id)).collect();
-    let mut tenants = vec![acc.tenant.clone()];
-    tenants.extend(acc.tenants.iter().cloned());
-    let m_keys: Vec<String> = tenants.iter().map(|t| membership_key(t, &acc.principal)).collect();
-    let mut keys = token_keys;
-    keys.extend(m_keys);
-    for (key, entry) in keys.iter().zip(cx.get_many(&keys).await?) {
-        let Some(entry) = entry else { continue };
-        // Only what belongs to this uid; a membership key may already hold a namesake's.
-        let owned_by: OwnedBy = crate::op::parse(key, &entry.value)?;
-        if owned_by.uid == acc.uid {
-            cx.delete(key, entry.version).await?;
+    let mut keys: Vec<String> = acc.tokens.iter().map(|id| token_key(id)).collect();
+    keys.extend(std::iter::once(&acc.tenant).chain(&acc.tenants).map(|t| membership_key(t, &acc.principal)));
+    for _ in 0..MAX_ATTEMPTS {
+        let mut left = Vec::new();
+        for (key, entry) in keys.iter().zip(cx.get_many(&keys).await?) {
+            let Some(entry) = entry else { continue };
+            // Only what belongs to this uid; a membership key may already hold a namesake's.
+            let owned_by: OwnedBy = crate::op::parse(key, &entry.value)?;
+            if owned_by.uid == acc.uid && !cx.delete(key, entry.version).await? {
+                left.push(key.clone());
+            }
         }
+        if left.is_empty() {
+            // The tombstone goes last, once nothing of the account is left.
+            if !cx.delete(&account_key(&acc.principal), tombstone.version).await? {
+                return Err(conflict(&format!("account `{}`", acc.principal)));
+            }
+            return Ok(());
+        }
+        keys = left;
     }
-    cx.delete(&account_key(&acc.principal), tombstone.version).await?;
-    Ok(())
+    Err(conflict(&format!("account `{}`", acc.principal)))
 }

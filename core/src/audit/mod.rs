@@ -109,12 +109,14 @@ impl Cx {
     /// Appends an event to `tenant`'s log and hands it to the host callback.
     pub async fn audit(&self, tenant: &str, event: AuditEvent) -> Result<()> {
         let prefix = event_prefix(tenant);
+        // Events of the same millisecond share a prefix; the first key under it holds the
+        // highest sequence so far. Looking only there keeps the order right even when a
+        // later-timestamped event was written first (concurrent calls, a clock stepping back).
+        let same_ms = event_key(&prefix, event.time, 0);
+        let same_ms = same_ms.get(..same_ms.len().saturating_sub(10)).unwrap_or(&prefix).to_owned();
         for _ in 0..MAX_ATTEMPTS {
-            let newest = self.list_page(&prefix, None, 1).await?;
-            let seq = match newest.first().and_then(|e| key_parts(&prefix, &e.key)) {
-                Some((time, seq)) if time == event.time => seq + 1,
-                _ => 0,
-            };
+            let newest = self.list_page(&same_ms, None, 1).await?;
+            let seq = newest.first().and_then(|e| key_parts(&prefix, &e.key)).map_or(0, |(_, seq)| seq + 1);
             let key = event_key(&prefix, event.time, seq);
             let stored = StoredEvent { schema: crate::docs::SCHEMA, event: event.clone() };
             if self.put(&key, &stored, None).await?.is_some() {
@@ -158,6 +160,16 @@ impl Cx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r81_the_same_millisecond_prefix_is_the_key_without_its_sequence() {
+        let p = "e/acme/";
+        let key = event_key(p, 1_000, 3);
+        let prefix = event_key(p, 1_000, 0);
+        let prefix = &prefix[..prefix.len() - 10];
+        assert!(key.starts_with(prefix) && prefix.ends_with('.'));
+        assert!(!event_key(p, 1_001, 0).starts_with(prefix));
+    }
 
     #[test]
     fn r81_keys_sort_newest_first_and_parse_back() {

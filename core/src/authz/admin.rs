@@ -151,6 +151,8 @@ pub(crate) struct OwnerCheck<'a> {
     pub target: Option<String>,
     /// Whether a user acting on its own account needs no permission (personal tokens, R-52).
     pub personal: bool,
+    /// Whether a deletion still being cleaned up counts as the target (to finish it, R-92).
+    pub tombstoned: bool,
 }
 
 /// Loads the target account (`not_found`), then authorises the actor in its owner tenant:
@@ -161,7 +163,10 @@ pub(crate) async fn load_owner_scope(
     principal: &str,
     check: OwnerCheck<'_>,
 ) -> Result<OwnerScope> {
-    let target = account(cx, principal).await?;
+    let target = match check.tombstoned {
+        true => account_or_tombstone(cx, principal).await?,
+        false => account(cx, principal).await?,
+    };
     let scope = load_scope(cx, actor, &target.value.tenant).await?;
     let action = match target.value.kind {
         AccountKind::Service => check.service_action,
@@ -182,6 +187,14 @@ pub(crate) async fn load_owner_scope(
     }
     scope.require(cx, check.kind, check.action, action, &event_target).await?;
     Ok(OwnerScope { target, scope, action: action.to_owned() })
+}
+
+/// Reads an account, half-deleted ones included; a missing one is `not_found`.
+pub(crate) async fn account_or_tombstone(cx: &Cx, principal: &str) -> Result<Doc<AccountDoc>> {
+    validate::principal_text(principal)?;
+    cx.doc::<AccountDoc>(&account_key(principal))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("account `{principal}`")))
 }
 
 /// Reads an account; a missing or half-deleted one is `not_found`.

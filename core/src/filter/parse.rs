@@ -94,7 +94,14 @@ struct Parser<'s> {
     at: usize,
     end: usize,
     schema: &'s Schema,
+    /// Open parentheses and `NOT`s: bounded, so no filter can exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `NOT` a filter may have.
+pub const MAX_DEPTH: usize = 32;
+/// Longest filter accepted, in characters.
+pub const MAX_LEN: usize = 4096;
 
 fn is_keyword(w: &str) -> bool {
     matches!(w, "AND" | "OR" | "NOT")
@@ -138,6 +145,21 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Filter> {
+        let nested = self.word_is("NOT") || self.peek() == Some(&Tok::LParen);
+        if nested {
+            if self.depth >= MAX_DEPTH {
+                return Err(err(self.pos(), format!("nested deeper than {MAX_DEPTH}")));
+            }
+            self.depth += 1;
+        }
+        let result = self.unary_inner();
+        if nested {
+            self.depth -= 1;
+        }
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Filter> {
         if self.word_is("NOT") {
             self.bump();
             return Ok(Filter::Not(Box::new(self.unary()?)));
@@ -196,11 +218,15 @@ impl Parser<'_> {
 
 /// Parses `text` against the listing's `schema`.
 pub fn parse(text: &str, schema: &Schema) -> Result<Filter> {
+    if let Some((at, _)) = text.char_indices().nth(MAX_LEN) {
+        let position = text.get(..at).map_or(MAX_LEN, |head| head.chars().count());
+        return Err(err(position, format!("longer than {MAX_LEN} characters")));
+    }
     let toks = tokenize(text)?;
     if toks.is_empty() {
         return Ok(Filter::All);
     }
-    let mut p = Parser { toks, at: 0, end: text.chars().count(), schema };
+    let mut p = Parser { toks, at: 0, end: text.chars().count(), schema, depth: 0 };
     let filter = p.or()?;
     match p.peek() {
         None => Ok(filter),
@@ -275,5 +301,17 @@ mod tests {
         assert_eq!(position("name=é AND ?"), 11, "positions count characters, not bytes");
         assert_eq!(position("status=active AND"), 17);
         assert_eq!(position("status=active OR OR x=1"), 17);
+    }
+
+    #[test]
+    fn r70_r94_deep_or_long_filters_are_refused_not_a_stack_overflow() {
+        let deep = format!("{}name=a{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert_eq!(position(&deep), MAX_LEN, "too long: refused before parsing");
+        let nested = format!("{}name=a{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        assert_eq!(position(&nested), MAX_DEPTH);
+        let nots = format!("{}name=a", "NOT ".repeat(MAX_DEPTH + 1));
+        assert_eq!(position(&nots), MAX_DEPTH * 4);
+        let fine = format!("{}name=ann{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(hits(&fine), ["ann"]);
     }
 }

@@ -31,6 +31,7 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
         user_action: if a.password.is_some() { "password.set" } else { "password.clear" },
         target: None,
         personal: false,
+        tombstoned: false,
     };
     let owner = load_owner_scope(cx, &a.actor, &a.principal, check).await?;
     if owner.target.value.kind != AccountKind::Service {

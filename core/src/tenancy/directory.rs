@@ -1,12 +1,12 @@
 //! Users as a directory sees them: `remove_user`, `sync_directory` and `seat_usage`
 //! (R-03, R-07, R-08, R-52, R-61..R-63).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::accounts::create::{create_account, NewAccount};
-use crate::accounts::lifecycle::{ensure_admins_remain, ensure_not_last_admin, erase};
+use crate::accounts::lifecycle::{ensure_admin_left_everywhere, ensure_admins_remain, ensure_not_last_admin, erase};
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::call::{RemoveUser, SeatUsage, SyncDirectory};
@@ -69,8 +69,13 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
     if m.is_none_or(|m| m.value.uid != acc.value.uid) {
         return Err(Error::not_found(format!("user `{email}` in tenant `{}`", a.tenant)));
     }
-    ensure_not_last_admin(cx, &a.tenant, &email).await?;
     let owned = acc.value.tenant == a.tenant;
+    if owned {
+        // Deleting the user removes its access everywhere.
+        ensure_admin_left_everywhere(cx, &acc.value).await?;
+    } else {
+        ensure_not_last_admin(cx, &a.tenant, &email).await?;
+    }
     leave(cx, &a.tenant, acc).await?;
     let d = details([("owned", Value::Bool(owned))]);
     cx.record(&a.tenant, scope.actor.actor_ref(), "user.remove", &email, Ok(()), d).await
@@ -124,12 +129,21 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     scope.require(cx, "accounts", "write", "user.sync", &target).await?;
     scope.require(cx, "accounts", "delete", "user.sync", &target).await?;
 
-    let own: BTreeSet<String> = memberships(cx, &a.tenant)
+    // The tenant's own users: an owner membership whose account still names this tenant and
+    // the same uid (a membership left behind by a deleted namesake is nobody's, R-06).
+    let owned: Vec<MembershipDoc> = memberships(cx, &a.tenant)
         .await?
         .into_iter()
-        .filter(|m| m.value.owned && m.value.kind == AccountKind::User)
-        .map(|m| m.value.principal)
+        .map(|m| m.value)
+        .filter(|m| m.owned && m.kind == AccountKind::User)
         .collect();
+    let owned_keys: Vec<String> = owned.iter().map(|m| account_key(&m.principal)).collect();
+    let mut own: BTreeMap<String, AccountDoc> = BTreeMap::new();
+    for (m, acc) in owned.iter().zip(cx.docs::<AccountDoc>(&owned_keys).await?) {
+        if let Some(acc) = acc.map(|d| d.value).filter(|d| !d.deleting && d.uid == m.uid && d.tenant == a.tenant) {
+            own.insert(m.principal.clone(), acc);
+        }
+    }
     let keys: Vec<String> = listed.keys().map(|e| account_key(e)).collect();
     let existing = cx.docs::<AccountDoc>(&keys).await?;
     let mut report = SyncReport { created: 0, updated: 0, removed: 0, skipped: 0 };
@@ -145,24 +159,23 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
             }
         }
     }
-    let removes: Vec<&String> = own.iter().filter(|p| !listed.contains_key(*p)).collect();
-    if removes.iter().any(|p| **p == a.actor) {
+    let removes: Vec<&AccountDoc> = own.values().filter(|acc| !listed.contains_key(&acc.principal)).collect();
+    if removes.iter().any(|acc| acc.principal == a.actor) {
         return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor)));
     }
-    let leaving: Vec<&str> = removes.iter().map(|p| p.as_str()).collect();
+    let leaving: Vec<&str> = removes.iter().map(|acc| acc.principal.as_str()).collect();
     ensure_admins_remain(cx, &a.tenant, &leaving).await?;
+    for acc in &removes {
+        // Deleting a user removes its access to other tenants too.
+        for other in &acc.tenants {
+            ensure_not_last_admin(cx, other, &acc.principal).await?;
+        }
+    }
     // Only active users hold seats: removing a disabled one frees none.
-    let removed_keys: Vec<String> = removes.iter().map(|p| account_key(p)).collect();
-    let freed = cx
-        .docs::<AccountDoc>(&removed_keys)
-        .await?
-        .iter()
-        .flatten()
-        .filter(|d| !d.value.deleting && d.value.status == Status::Active)
-        .count();
+    let freed = removes.iter().filter(|acc| acc.status == Status::Active).count();
     ensure_seats(cx, &scope, creates.len() as u64, freed as u64).await?;
 
-    for p in removes {
+    for p in removes.iter().map(|acc| &acc.principal) {
         if let Ok(acc) = account(cx, p).await {
             erase(cx, acc).await?;
             cx.record(

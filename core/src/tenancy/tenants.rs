@@ -10,6 +10,7 @@ use crate::docs::{account_key, membership_key, tenant_key, AccountDoc, GroupDef,
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{AccountKind, Status, Tenant};
+use crate::tenancy::memberships;
 use crate::tenancy::settings::Settings;
 use crate::validate;
 
@@ -57,6 +58,13 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
         }
         let account = docs.next().flatten();
         let membership = docs.next().flatten();
+        // A tenant that does not exist has no members: memberships left by an earlier
+        // creation that never completed must not make anyone a member of this one.
+        for stale in memberships(cx, &tenant).await? {
+            if stale.value.principal != email {
+                cx.delete(&membership_key(&tenant, &stale.value.principal), stale.version).await?;
+            }
+        }
         let admin = match account {
             None => {
                 let local = email.split('@').next().unwrap_or_default().to_owned();

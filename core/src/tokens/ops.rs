@@ -97,6 +97,7 @@ fn owner_check(action: &'static str, audit_action: &'static str, target: Option<
         user_action: audit_action,
         target,
         personal: true,
+        tombstoned: false,
     }
 }
 
