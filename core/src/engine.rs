@@ -54,6 +54,10 @@ impl Inner {
 
 /// A Keyward engine. Cheap to clone; clones share the compiled-policy cache. Holds no data:
 /// every call reads and writes the host's store.
+///
+/// One engine serves one store: its cache of compiled policies is keyed by tenant and
+/// document version, which two stores holding the same tenant could both have. Use one engine
+/// per store.
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,

@@ -467,3 +467,40 @@ fn r82_debug_of_store_traffic_never_shows_a_stored_hash() {
         assert!(!t.contains("\"hash\""), "a stored document leaked into Debug output: {t}");
     }
 }
+
+#[test]
+fn r43_r47_a_member_added_while_its_group_is_deleted_gains_nothing_from_a_later_namesake() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let group = |roles: Vec<String>| CreateGroup {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        group: "ops".into(),
+        roles,
+        grants: vec![],
+    };
+    kw.run(group(vec![])).unwrap();
+    let add = AddGroupMember { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), principal: sa.clone() };
+    let mut op = kw.engine().start(add.into_call(), Env { now: T0, seed: [9; 32] });
+    let mut deleted = false;
+    let answer = loop {
+        match op.step() {
+            Step::Need(requests) => {
+                let writes_membership =
+                    requests.iter().any(|r| matches!(r, StoreRequest::Put { key, .. } if key.starts_with("m/")));
+                if writes_membership && !deleted {
+                    deleted = true;
+                    // The group is deleted between the add's check and its write.
+                    kw.run(DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into() }).unwrap();
+                }
+                op.provide(requests.iter().map(|r| r.run_on(kw.store())).collect());
+            }
+            Step::Done(answer) => break answer,
+        }
+    };
+    assert_eq!(answer.unwrap_err().code(), "not_found");
+    kw.run(group(vec!["admin".into()])).unwrap();
+    let rights =
+        kw.run(EffectivePermissions { identity_or_principal: sa.as_str().into(), tenant: "acme".into() }).unwrap();
+    assert!(rights.iter().all(|g| g.source != "group:ops"), "{rights:?}");
+}

@@ -150,7 +150,19 @@ pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group
     let grants = scope.group_grants(&a.group)?;
     scope.require_covers(cx, &grants, "group.add_member", &a.principal).await?;
     member_change(cx, &scope, &a.group, &a.principal, true).await?;
-    group_record(cx, &scope.tenant.value, &a.group).await
+    // The group may have been deleted (and its memberships cleared) between the check above and
+    // the write: then the membership just written names no group, and would give the rights of
+    // any group later created under that name. Take it back.
+    let now = cx.doc::<TenantDoc>(&tenant_key(&a.tenant)).await?;
+    let Some(tenant) = now.filter(|t| t.value.groups.contains_key(&a.group)) else {
+        update_membership(cx, &a.tenant, &a.principal, |m| {
+            m.groups.retain(|g| g != &a.group);
+            Ok(())
+        })
+        .await?;
+        return Err(Error::not_found(format!("group `{}` in tenant `{}`", a.group, a.tenant)));
+    };
+    group_record(cx, &tenant.value, &a.group).await
 }
 
 /// Removes an account from a group; never from `everyone`.
