@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := 0.2.130
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := target/release/libkeyward_node.so
 
-.PHONY: demo test lint build bench toolchain fmt js-shared wasm node-native js-test wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: demo test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: the walkthrough on the built-in store (tenant, service account, token, decisions)
 demo:
@@ -21,6 +21,7 @@ test: toolchain lint
 	$(CARGO) test -p keyward-core
 	$(MAKE) python-test
 	$(MAKE) js-test
+	$(MAKE) e2e-test
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint: toolchain
@@ -74,6 +75,18 @@ js-test: wasm node-native
 	cd pkg && node_modules/.bin/tsc -p tsconfig.json
 	cd node && node --test test/
 	cd pkg && node --test test/
+
+## e2e-test: the built @keyward/wasm in real runtimes: workerd (Miniflare) and Chromium
+e2e-test: wasm tests/e2e/node_modules/.package-lock.json chromium
+	cd tests/e2e && node --test
+
+# Debian's Chromium for the browser test (the machines run as root; apt never auto-updates).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 
 ## python-test: the Python package (python/): a venv in .venv with pinned tools, the native
 ## module built by maturin (debug), mypy --strict on the package and its tests, then pytest
