@@ -8,7 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use keyward_core::*;
-use support::{token_request, TestEnv, ROOT};
+use support::{service_account_request, token_request, TestEnv, ROOT};
 
 fn verify(kw: &Keyward<MemoryStore, TestEnv>, token: &str, tenant: &str, permission: &str) -> Decision {
     kw.run(Verify {
@@ -30,18 +30,7 @@ fn r82_no_token_secret_or_hash_reaches_an_event_an_error_or_debug_output() {
         .unwrap()
         .with_audit(move |e| sink.lock().unwrap().push(e.clone()));
     kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
-    let sa = kw
-        .run(CreateServiceAccount {
-            actor: ROOT.into(),
-            tenant: "acme".into(),
-            name: "bot".into(),
-            description: None,
-            role: Some("viewer".into()),
-            grants: vec![],
-            password: None,
-        })
-        .unwrap()
-        .principal;
+    let sa = kw.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
     let created = kw.run(token_request(&sa)).unwrap();
     let rotated = kw
         .run(RotateToken {
@@ -98,18 +87,7 @@ fn decisions_follow_role_changes_at_once_despite_the_compiled_cache() {
         grants: grants(&["models:read"]),
     })
     .unwrap();
-    let sa = kw
-        .run(CreateServiceAccount {
-            actor: ROOT.into(),
-            tenant: "acme".into(),
-            name: "bot".into(),
-            description: None,
-            role: Some("ops".into()),
-            grants: vec![],
-            password: None,
-        })
-        .unwrap()
-        .principal;
+    let sa = kw.run(service_account_request("bot", Some("ops"))).unwrap().principal;
     let token = kw.run(token_request(&sa)).unwrap().token;
     assert!(verify(&kw, &token, "acme", "models:read").allowed);
     assert!(!verify(&kw, &token, "acme", "models:write").allowed);

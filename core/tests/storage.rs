@@ -6,7 +6,7 @@
 mod support;
 
 use keyward_core::*;
-use support::{token_request, FaultyStore, TestEnv, ROOT, T0};
+use support::{service_account_request, token_request, FaultyStore, TestEnv, ROOT, T0};
 
 fn kw() -> Keyward<FaultyStore<MemoryStore>, TestEnv> {
     let kw = Keyward::new(Options::default(), FaultyStore::new(MemoryStore::new()), TestEnv::new()).unwrap();
@@ -15,17 +15,7 @@ fn kw() -> Keyward<FaultyStore<MemoryStore>, TestEnv> {
 }
 
 fn service_account(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, name: &str, role: &str) -> String {
-    kw.run(CreateServiceAccount {
-        actor: ROOT.into(),
-        tenant: "acme".into(),
-        name: name.into(),
-        description: None,
-        role: Some(role.into()),
-        grants: vec![],
-        password: None,
-    })
-    .unwrap()
-    .principal
+    kw.run(service_account_request(name, Some(role))).unwrap().principal
 }
 
 fn verify_call(token: &str) -> Call {
@@ -320,15 +310,7 @@ fn r92_an_interrupted_account_creation_completes_when_run_again() {
     crash_at_every_write(
         "create_service_account",
         |_| {
-            let call = CreateServiceAccount {
-                actor: ROOT.into(),
-                tenant: "acme".into(),
-                name: "bot".into(),
-                description: None,
-                role: Some("viewer".into()),
-                grants: vec![],
-                password: None,
-            };
+            let call = service_account_request("bot", Some("viewer"));
             (call.into_call(), String::new())
         },
         |kw, _, _| {
@@ -404,15 +386,7 @@ fn r80_r91_events_finished_out_of_time_order_are_all_kept() {
     run(group("g-one").into_call(), T0 + 10).unwrap();
     run(group("g-two").into_call(), T0 + 11).unwrap();
     // A slower call that started earlier finishes last, stamped with its own (earlier) time.
-    let sa = CreateServiceAccount {
-        actor: ROOT.into(),
-        tenant: "acme".into(),
-        name: "bot".into(),
-        description: None,
-        role: None,
-        grants: vec![],
-        password: None,
-    };
+    let sa = service_account_request("bot", None);
     run(sa.into_call(), T0 + 10).unwrap();
     let log = kw
         .run(AuditLog { actor: ROOT.into(), tenant: "acme".into(), filter: None, page_size: None, page_token: None })

@@ -27,6 +27,19 @@ pub fn token_request(principal: &str) -> keyward_core::CreateToken {
     }
 }
 
+/// A `create_service_account` in `acme` by `ROOT`, with a role or none.
+pub fn service_account_request(name: &str, role: Option<&str>) -> keyward_core::CreateServiceAccount {
+    keyward_core::CreateServiceAccount {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        name: name.into(),
+        description: None,
+        role: role.map(str::to_owned),
+        grants: vec![],
+        password: None,
+    }
+}
+
 /// Time starts at 2023-11-14T22:13:20Z and moves only when a test says so.
 pub const T0: i64 = 1_700_000_000_000;
 
