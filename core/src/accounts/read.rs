@@ -83,8 +83,9 @@ impl Fields for Account {
 }
 
 /// Owned and external accounts of a tenant, filtered, ordered by principal and
-/// paged. The page token names the last account examined, so a page may come back short when
-/// the filter rejects the rest of what was read, and the next page goes on from there.
+/// paged. Every page but the last is full: the store is read on until the filter has let
+/// `page_size` accounts through. The page token names the last account put on the page; the
+/// last page may still carry a token when the store had more keys that the filter refuses.
 pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPage> {
     let size = page_size(a.page_size)?;
     let filter = filter::parse(a.filter.as_deref().unwrap_or(""), &ACCOUNT_FIELDS)?;

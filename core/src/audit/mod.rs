@@ -128,7 +128,6 @@ impl Cx {
     }
 
     /// Builds and stores an event of this operation's time.
-    #[allow(clippy::too_many_arguments)]
     pub async fn record(
         &self,
         tenant: &str,
