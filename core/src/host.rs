@@ -141,7 +141,11 @@ pub fn call_json(op: &str, positional: Vec<Value>, keywords: Map<String, Value>)
         ));
     }
     let mut args = Map::new();
-    for (name, value) in sig.positional.iter().zip(positional) {
+    for (i, (name, value)) in sig.positional.iter().zip(positional).enumerate() {
+        // An optional positional given as null/undefined takes its default (`resource`).
+        if i >= sig.required && value.is_null() {
+            continue;
+        }
         args.insert((*name).to_owned(), value);
     }
     for (name, value) in keywords {
@@ -312,6 +316,13 @@ mod tests {
         assert_eq!(v["args"]["tenant"], "acme");
         assert_eq!(v["args"]["channel"], "ui");
         assert!(call_json("verify", vec![json!(1); 5], Map::new()).is_err());
+        let v = call_json_from_js(
+            "verify",
+            vec![json!("kw_x"), json!("acme"), json!("m:read"), Value::Null, json!({"channel": "ui"})],
+        )
+        .unwrap();
+        assert!(v["args"].get("resource").is_none(), "an undefined optional positional takes its default");
+        assert!(crate::Call::from_json(v).is_ok());
         let e = call_json("get_tenant", vec![], [("colour".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
         assert_eq!(e.field(), Some("colour"));
         assert_eq!(call_json("nope", vec![], Map::new()).unwrap_err().field(), Some("op"));
