@@ -274,6 +274,16 @@ pub fn signatures_value() -> Value {
     )
 }
 
+/// Runs one store request given as JavaScript sends it (`{kind, ...}`, camelCase keys) on a
+/// synchronous store, and returns the reply the same way: the built-in store through the store
+/// protocol. A malformed request is a `failed` reply.
+pub fn store_request_value<S: crate::Store + ?Sized>(store: &S, request: Value) -> Value {
+    let reply = serde_json::from_value::<crate::StoreRequest>(snake_keys(request))
+        .map(|r| r.run_on(store))
+        .unwrap_or_else(|e| crate::StoreReply::Failed { message: format!("bad store request: {e}") });
+    camel_value(&reply)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +303,17 @@ mod tests {
             }
         }
         assert_eq!(SIGNATURES.len(), 40);
+    }
+
+    #[test]
+    fn r90_the_built_in_store_answers_the_store_protocol_as_javascript_sends_it() {
+        let store = crate::MemoryStore::new();
+        let put = json!({"kind": "put", "key": "k", "value": "{}", "expectedVersion": null});
+        assert_eq!(store_request_value(&store, put.clone()), json!({"kind": "put", "version": 1}));
+        assert_eq!(store_request_value(&store, put), json!({"kind": "put", "version": null}), "compare-and-set");
+        let got = store_request_value(&store, json!({"kind": "get", "key": "k"}));
+        assert_eq!(got["entry"]["version"], 1);
+        assert_eq!(store_request_value(&store, json!({"kind": "nope"}))["kind"], "failed");
     }
 
     #[test]

@@ -9,9 +9,9 @@
 #![deny(clippy::all)]
 
 use keyward_core::host::{
-    camel_keys, error_value, events_value, run_js_value, signatures_value, snake_keys, start_js, step_value,
+    camel_keys, error_value, events_value, run_js_value, signatures_value, start_js, step_value, store_request_value,
 };
-use keyward_core::{Engine, Error, MemoryStore, Op, Options, StoreReply, StoreRequest};
+use keyward_core::{Engine, Error, MemoryStore, Op, Options, StoreReply};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -65,14 +65,10 @@ impl NativeMemoryStore {
     /// Runs one store request (JSON `{kind, ...}`) and returns its reply as JSON.
     #[napi]
     pub fn request(&self, request_json: String) -> String {
-        let reply = parse(&request_json, "request")
-            .and_then(|v| {
-                serde_json::from_value::<StoreRequest>(snake_keys(v))
-                    .map_err(|e| Error::InvalidArgument { field: "request".into(), message: e.to_string() })
-            })
-            .map(|r| r.run_on(&self.inner))
-            .unwrap_or_else(|e| StoreReply::Failed { message: e.to_string() });
-        text(&camel_keys(serde_json::to_value(reply).unwrap_or(Value::Null)))
+        match parse(&request_json, "request") {
+            Ok(request) => text(&store_request_value(&self.inner, request)),
+            Err(e) => text(&camel_keys(serde_json::json!({"kind": "failed", "message": e.to_string()}))),
+        }
     }
 }
 

@@ -9,9 +9,9 @@
 #![forbid(unsafe_code)]
 
 use keyward_core::host::{
-    camel_keys, error_value, events_value, run_js_value, signatures_value, snake_keys, start_js, step_value,
+    error_value, events_value, run_js_value, signatures_value, start_js, step_value, store_request_value,
 };
-use keyward_core::{Engine, Error, MemoryStore, Op, Options, StoreReply, StoreRequest};
+use keyward_core::{Engine, Error, MemoryStore, Op, Options, StoreReply};
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -61,14 +61,10 @@ impl NativeMemoryStore {
     /// Runs one store request (`{kind, ...}`) and returns its reply, so the built-in store can
     /// also serve through the store protocol.
     pub fn request(&self, request: JsValue) -> JsValue {
-        let reply = from_js::<Value>(request, "request")
-            .and_then(|v| {
-                serde_json::from_value::<StoreRequest>(snake_keys(v))
-                    .map_err(|e| Error::InvalidArgument { field: "request".into(), message: e.to_string() })
-            })
-            .map(|r| r.run_on(&self.inner))
-            .unwrap_or_else(|e| StoreReply::Failed { message: e.to_string() });
-        to_js(&camel_keys(serde_json::to_value(reply).unwrap_or(Value::Null)))
+        match from_js::<Value>(request, "request") {
+            Ok(request) => to_js(&store_request_value(&self.inner, request)),
+            Err(e) => to_js(&serde_json::json!({"kind": "failed", "message": e.to_string()})),
+        }
     }
 }
 
