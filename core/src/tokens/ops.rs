@@ -56,6 +56,10 @@ pub(crate) fn expiry(
         if !settings.allow_non_expiring_tokens {
             return Err(Error::invalid("never_expires", "this tenant does not allow non-expiring tokens"));
         }
+        // A cap means every token expires, whatever `allow_non_expiring_tokens` says.
+        if settings.max_token_ttl_days.is_some() {
+            return Err(Error::invalid("never_expires", "this tenant caps token lifetimes (max_token_ttl_days)"));
+        }
         return Ok(None);
     }
     let at = match (ttl_days, expires_at) {
