@@ -212,6 +212,23 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode document: {e}")))
 }
 
+/// A `list` answer outside the protocol is the host store's fault: `store_error`. It
+/// must hold at most `limit` entries, each under `prefix` and after `after`, in strictly
+/// increasing key order (so no key twice).
+fn check_list_answer(entries: &[Entry], prefix: &str, after: Option<&str>, limit: usize) -> Result<()> {
+    let fault = |what: &str| Err(store_error(format!("the store's list answer {what}")));
+    if entries.len() > limit {
+        return fault(&format!("holds {} entries, more than the limit of {limit}", entries.len()));
+    }
+    if entries.iter().any(|e| !e.key.starts_with(prefix) || after.is_some_and(|a| e.key.as_str() <= a)) {
+        return fault("holds keys outside the range asked for");
+    }
+    if entries.windows(2).any(|w| matches!(w, [x, y] if x.key >= y.key)) {
+        return fault("is not in strictly increasing key order");
+    }
+    Ok(())
+}
+
 impl Cx {
     /// Sends one batch to the host and waits for its replies.
     pub async fn exchange(&self, requests: Vec<StoreRequest>) -> Result<Vec<StoreReply>> {
@@ -285,9 +302,7 @@ impl Cx {
         let request = StoreRequest::List { prefix: prefix.to_owned(), after: after.map(str::to_owned), limit };
         match self.exchange(vec![request]).await?.into_iter().next() {
             Some(StoreReply::Listed { entries }) => {
-                if entries.iter().any(|e| !e.key.starts_with(prefix) || after.is_some_and(|a| e.key.as_str() <= a)) {
-                    return Err(Error::internal("the host's list answered keys outside the range asked for"));
-                }
+                check_list_answer(&entries, prefix, after, limit)?;
                 Ok(entries)
             }
             Some(StoreReply::Failed { message }) => Err(store_error(message)),

@@ -185,6 +185,48 @@ fn r94_a_host_answering_the_wrong_shape_is_internal_not_a_panic() {
     assert_eq!(e.code(), "internal");
 }
 
+#[test]
+fn r94_a_list_answer_outside_the_protocol_is_store_error_and_the_engine_goes_on() {
+    let kw = kw();
+    let entry = |key: &str| Entry { key: key.into(), value: "{}".into(), version: 1 };
+    // `seat_usage` lists the tenant's memberships; answer that list with each kind of fault.
+    type ListAnswer = Box<dyn Fn(&str, usize) -> Vec<Entry>>;
+    let faults: Vec<(&str, ListAnswer)> = vec![
+        ("outside the prefix", Box::new(move |_, _| vec![entry("m/other/x")])),
+        ("out of order", Box::new(move |p, _| vec![entry(&format!("{p}b")), entry(&format!("{p}a"))])),
+        ("a key twice", Box::new(move |p, _| vec![entry(&format!("{p}a")), entry(&format!("{p}a"))])),
+        (
+            "longer than the limit",
+            Box::new(move |p, limit| (0..=limit).map(|i| entry(&format!("{p}{i:06}"))).collect()),
+        ),
+    ];
+    for (what, answer) in faults {
+        let call = SeatUsage { actor: ROOT.into(), tenant: "acme".into() }.into_call();
+        let mut op = kw.engine().start(call, Env { now: T0, seed: [0; 32] });
+        let error = loop {
+            match op.step() {
+                Step::Need(requests) => {
+                    let replies = requests
+                        .iter()
+                        .map(|r| match r {
+                            StoreRequest::List { prefix, limit, .. } => {
+                                StoreReply::Listed { entries: answer(prefix, *limit) }
+                            }
+                            other => other.run_on(kw.store()),
+                        })
+                        .collect();
+                    op.provide(replies);
+                }
+                Step::Done(answer) => break answer.err(),
+            }
+        };
+        assert_eq!(error.map(|e| e.code()), Some("store_error"), "a list answer {what}");
+    }
+    // Positive control: the same call on the store itself answers.
+    let seats = kw.run(SeatUsage { actor: ROOT.into(), tenant: "acme".into() }).unwrap();
+    assert_eq!(seats.seats_used, 1);
+}
+
 /// Crashes the store after each possible number of writes of `call`, then checks `after`
 /// (nothing verifies that should not) and that running `call` again completes.
 fn crash_at_every_write(
