@@ -75,6 +75,15 @@ async fn check_token(
     let Some(token_doc) = stored.filter(|_| secret_ok) else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
+    // A token being created is no token yet, unless it is a rotation's successor whose
+    // rotation committed: the old token, read with the account, says so.
+    let predecessor = match &token_doc.value.pending {
+        None => None,
+        Some(p) => match &p.rotation_of {
+            Some(old) => Some(token_key(old)),
+            None => return Ok(Err(fail(Error::InvalidCredentials))),
+        },
+    };
     let principal = token_doc.value.principal.clone();
     let a_key = account_key(&principal);
     let tenant = tenant.unwrap_or_default();
@@ -83,14 +92,21 @@ async fn check_token(
         keys.push(tenant_key(tenant));
         keys.push(membership_key(tenant, &principal));
     }
+    let m_key = keys.last().cloned().unwrap_or_default();
+    keys.extend(predecessor.clone());
     let mut raw = cx.get_many(&keys).await?.into_iter();
     let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
-    let access = Access {
-        tenant: tenant.to_owned(),
-        tenant_doc: raw.next().flatten(),
-        membership_key: keys.pop().unwrap_or_default(),
-        membership: raw.next().flatten(),
+    let (tenant_doc, membership) = match tenant.is_empty() {
+        true => (None, None),
+        false => (raw.next().flatten(), raw.next().flatten()),
     };
+    let access = Access { tenant: tenant.to_owned(), tenant_doc, membership_key: m_key, membership };
+    if let Some(old_key) = &predecessor {
+        let old = doc_of::<TokenDoc>(old_key, raw.next().flatten())?;
+        if !token_doc.value.committed(old.as_ref().map(|d| &d.value)) {
+            return Ok(Err(fail(Error::InvalidCredentials)));
+        }
+    }
     // A token whose account is gone, or re-created under its name, is nobody's.
     let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting) else {
         return Ok(Err(fail(Error::InvalidCredentials)));

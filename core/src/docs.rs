@@ -166,6 +166,62 @@ pub struct TokenDoc {
     pub revoked_at: Option<i64>,
     #[serde(default)]
     pub scopes: Option<Vec<Scope>>,
+    /// Set while the call that creates the token has not completed: a pending token is
+    /// not usable and not listed, unless it is a rotation's successor that its old token names
+    /// in `rotated_to` (the rotation committed; only the clean-up that clears this was lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// A rotation of this token under way: not yet committed, it changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationClaim>,
+    /// The id of the token that replaced this one: set by the write that commits a rotation,
+    /// so a token is rotated only once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<String>,
+}
+
+/// The pending state of a token being created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    /// When the creating call's audit event is (or was) written; also the token's age for
+    /// clean-up.
+    pub since: i64,
+    /// Random id of the call that holds the token now: another call that takes the token over
+    /// (a rerun) changes it, so the first call's commit fails and it never answers a secret that
+    /// is no longer stored.
+    pub attempt: String,
+    /// For a rotation's successor: the id of the token it replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_of: Option<String>,
+    /// For a rotation's successor: the `seq` of the claim whose call wrote it.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// A rotation claimed on the old token, before it commits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationClaim {
+    /// The successor's token id.
+    pub to: String,
+    /// Random id of the call that holds the claim.
+    pub attempt: String,
+    /// When the rotation's audit event is (or was) written.
+    pub since: i64,
+    /// Counts the calls that held the claim: the successor is written only by a call whose
+    /// claim is newer than the one that last wrote it, so the call that commits always finds
+    /// its own secret there.
+    pub seq: u64,
+}
+
+impl TokenDoc {
+    /// Whether the token takes part in anything: not pending, or the committed successor of a
+    /// rotation (`old` is the token it replaces, when read).
+    pub fn committed(&self, old: Option<&TokenDoc>) -> bool {
+        match &self.pending {
+            None => true,
+            Some(p) => p.rotation_of.is_some() && old.is_some_and(|o| o.rotated_to.as_deref() == Some(&self.token_id)),
+        }
+    }
 }
 
 /// Key of a tenant document.

@@ -86,6 +86,7 @@ pub(crate) struct StoredEvent {
 }
 
 pub mod log;
+mod once;
 
 const MAX_ATTEMPTS: usize = 5;
 

@@ -2,12 +2,16 @@
 //! (R-21..R-27, R-52, R-53). All owner-only, except that a user manages its own
 //! personal tokens.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
 use crate::call::{CreateToken, ListTokens, RenameToken, RevokeToken, RotateToken};
-use crate::docs::{account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, TokenDoc, SCHEMA};
+use crate::docs::{
+    account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, Pending, RotationClaim, TokenDoc, SCHEMA,
+};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Status, TokenCreated, TokenInfo};
@@ -18,6 +22,9 @@ use crate::validate;
 const DAY_MS: i64 = 86_400_000;
 /// Default rotation grace period.
 pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
+/// How long (ms of host time) a token may stay pending before another call may clean it up: a
+/// creating call that has not committed by then was interrupted.
+pub const PENDING_TTL_MS: i64 = 60_000;
 
 /// The R-53 record of a token.
 pub(crate) fn token_info(doc: &TokenDoc) -> TokenInfo {
@@ -134,19 +141,33 @@ fn refuse_revoked(acc: &AccountDoc) -> Result<()> {
     Ok(())
 }
 
-/// A fresh token for `acc`, not yet written.
+/// A fresh secret for token `id`: the stored hash and the plaintext token.
+fn secret(cx: &Cx, id: &str) -> (Hidden, String) {
+    let options = &cx.engine.options;
+    let secret = format::base62(format::SECRET_LEN, |b| cx.random(b));
+    let token = format::assemble(&options.token_prefix, id, &secret);
+    (Hidden(format::hash_secret(&secret, options.pepper.as_deref())), token)
+}
+
+/// A random id naming one call's hold on a pending token or a rotation claim.
+fn attempt_id(cx: &Cx) -> String {
+    format::base62(format::ID_LEN, |b| cx.random(b))
+}
+
+/// A fresh token for `acc`, not yet written, pending for this call (`attempt`) since now.
+#[allow(clippy::too_many_arguments)]
 fn mint(
     cx: &Cx,
     acc: &AccountDoc,
     created_by: &str,
+    id: Option<String>,
     name: Option<String>,
     expires_at: Option<i64>,
     scopes: Option<Vec<crate::authz::pattern::Scope>>,
+    pending: Pending,
 ) -> (TokenDoc, String) {
-    let options = &cx.engine.options;
-    let id = format::base62(format::ID_LEN, |b| cx.random(b));
-    let secret = format::base62(format::SECRET_LEN, |b| cx.random(b));
-    let token = format::assemble(&options.token_prefix, &id, &secret);
+    let id = id.unwrap_or_else(|| format::base62(format::ID_LEN, |b| cx.random(b)));
+    let (hash, token) = secret(cx, &id);
     let doc = TokenDoc {
         schema: SCHEMA,
         token_id: id.clone(),
@@ -154,53 +175,167 @@ fn mint(
         principal: acc.principal.clone(),
         tenant: acc.tenant.clone(),
         name: name.unwrap_or(id),
-        hash: Hidden(format::hash_secret(&secret, options.pepper.as_deref())),
+        hash,
         created_at: cx.now,
         created_by: created_by.to_owned(),
         expires_at,
         last_used_at: None,
         revoked_at: None,
         scopes,
+        pending: Some(pending),
+        rotation: None,
+        rotated_to: None,
     };
     (doc, token)
 }
 
-/// Adds a token id to the account (pruning ids whose tokens are gone), then writes the token:
-/// the record that grants, last. `cap` is checked against the live tokens read in the
-/// same compare-and-set round, so concurrent calls cannot exceed it.
-async fn store_new_token(cx: &Cx, principal: &str, token: &TokenDoc, cap: Option<u64>) -> Result<()> {
+/// Token documents by id, read in one round; missing ones are left out.
+type Tokens = BTreeMap<String, Doc<TokenDoc>>;
+
+async fn read_tokens(cx: &Cx, ids: &[String]) -> Result<Tokens> {
+    let keys: Vec<String> = ids.iter().map(|id| token_key(id)).collect();
+    let docs = cx.docs::<TokenDoc>(&keys).await?;
+    Ok(ids.iter().cloned().zip(docs).filter_map(|(id, doc)| doc.map(|d| (id, d))).collect())
+}
+
+/// Whether `t` is a token at all (not a creation under way), judged with its account's tokens.
+fn committed_in(t: &TokenDoc, all: &Tokens) -> bool {
+    let old = t.pending.as_ref().and_then(|p| p.rotation_of.as_ref()).and_then(|id| all.get(id));
+    t.committed(old.map(|d| &d.value))
+}
+
+/// Whether an uncommitted token was left by a call that had [`PENDING_TTL_MS`] to finish.
+fn stale(t: &TokenDoc, now: i64) -> bool {
+    t.pending.as_ref().is_some_and(|p| now.saturating_sub(p.since) >= PENDING_TTL_MS)
+}
+
+/// Lists a written, still pending token on its account. The token document is written first,
+/// so a listed id always has its document and no racing call can prune a token being created;
+/// ids whose document is gone, and uncommitted tokens older than [`PENDING_TTL_MS`], are
+/// dropped (their documents deleted). `cap` counts live tokens plus young pending creations,
+/// read in the same compare-and-set round, so racing creations never both take the last slot
+/// . Listing an id already listed (a rerun) changes nothing.
+async fn add_to_account(cx: &Cx, principal: &str, token: &TokenDoc, cap: Option<u64>) -> Result<()> {
     let key = account_key(principal);
     for _ in 0..MAX_ATTEMPTS {
         let acc = crate::authz::admin::account(cx, principal).await?;
         if acc.value.uid != token.uid {
             return Err(Error::not_found(format!("account `{principal}`")));
         }
-        let keys: Vec<String> = acc.value.tokens.iter().map(|id| token_key(id)).collect();
-        let existing = cx.docs::<TokenDoc>(&keys).await?;
+        if acc.value.tokens.contains(&token.token_id) {
+            return Ok(());
+        }
+        let docs = read_tokens(cx, &acc.value.tokens).await?;
+        let (mut keep, mut dropped, mut taken) = (Vec::new(), Vec::new(), 0u64);
+        for id in &acc.value.tokens {
+            let Some(doc) = docs.get(id) else { continue };
+            let t = &doc.value;
+            if committed_in(t, &docs) {
+                taken += u64::from(is_live(t, cx.now));
+            } else if stale(t, cx.now) {
+                dropped.push((id, doc.version));
+                continue;
+            } else if t.pending.as_ref().is_some_and(|p| p.rotation_of.is_none()) {
+                // A creation under way may still take its slot; a rotation is exempt.
+                taken += 1;
+            }
+            keep.push(id.clone());
+        }
         if let Some(cap) = cap {
-            let live = existing.iter().flatten().filter(|t| is_live(&t.value, cx.now)).count();
-            if live as u64 >= cap {
+            if taken >= cap {
                 return Err(Error::quota(format!(
-                    "`{principal}` holds {live} live tokens, the tenant's max_tokens_per_account"
+                    "`{principal}` holds {taken} live tokens, the tenant's max_tokens_per_account"
                 )));
             }
         }
         let mut next = acc.value.clone();
-        next.tokens =
-            acc.value.tokens.iter().zip(&existing).filter(|(_, t)| t.is_some()).map(|(id, _)| id.clone()).collect();
+        next.tokens = keep;
         next.tokens.push(token.token_id.clone());
         if cx.put(&key, &next, Some(acc.version)).await?.is_none() {
             continue;
         }
-        if cx.put(&token_key(&token.token_id), token, None).await?.is_none() {
-            return Err(conflict("token id"));
+        for (id, version) in dropped {
+            cx.delete(&token_key(id), version).await?;
         }
         return Ok(());
     }
     Err(conflict(&format!("account `{principal}`")))
 }
 
+/// Makes a pending creation usable: the write that grants, after its event. `None` when
+/// another call took the token over ([`resume_creation`]).
+async fn commit_creation(cx: &Cx, doc: &TokenDoc, mut version: u64) -> Result<Option<TokenDoc>> {
+    let key = token_key(&doc.token_id);
+    let attempt = doc.pending.as_ref().map(|p| p.attempt.clone());
+    let mut next = doc.clone();
+    next.pending = None;
+    for _ in 0..MAX_ATTEMPTS {
+        if cx.put(&key, &next, Some(version)).await?.is_some() {
+            return Ok(Some(next));
+        }
+        match cx.doc::<TokenDoc>(&key).await? {
+            Some(current) if current.value.pending.as_ref().map(|p| p.attempt.clone()) == attempt => {
+                version = current.version;
+                next = current.value;
+                next.pending = None;
+            }
+            Some(_) => return Ok(None),
+            None => {
+                // Deleted with its account, or cleaned up after PENDING_TTL_MS.
+                crate::authz::admin::account(cx, &doc.principal).await?;
+                return Err(conflict(&format!("token `{}`", doc.token_id)));
+            }
+        }
+    }
+    Err(conflict(&format!("token `{}`", doc.token_id)))
+}
+
+/// A rerun of a `create_token` interrupted after its event was stored finishes that token
+/// rather than issuing another, so the log holds one event per token. The token must be
+/// a young pending creation of the same account by the same actor, with the same name, scopes
+/// and lifetime, whose event is in the log. It gets a new secret (the interrupted call never
+/// answered its own) and a new attempt id, so the first call, were it still running, could not
+/// commit it: it would issue another token instead.
+async fn resume_creation(
+    cx: &Cx,
+    acc: &AccountDoc,
+    a: &CreateToken,
+    expires_at: Option<i64>,
+) -> Result<Option<TokenCreated>> {
+    let docs = read_tokens(cx, &acc.tokens).await?;
+    let lifetime = expires_at.map(|at| at.saturating_sub(cx.now));
+    for (id, doc) in &docs {
+        let t = &doc.value;
+        let Some(p) = t.pending.as_ref().filter(|p| p.rotation_of.is_none()) else { continue };
+        let same = !stale(t, cx.now)
+            && t.uid == acc.uid
+            && t.created_by == a.actor
+            && t.name == a.name.as_deref().unwrap_or(id)
+            && t.scopes == a.scopes
+            && (t.expires_at == expires_at || t.expires_at.map(|at| at.saturating_sub(t.created_at)) == lifetime);
+        if !same || !cx.event_stored(&t.tenant, p.since, "token.create", &format!("token:{id}")).await? {
+            continue;
+        }
+        let (hash, token) = secret(cx, id);
+        let mut next = t.clone();
+        next.hash = hash;
+        next.created_at = cx.now;
+        next.expires_at = expires_at;
+        next.pending = Some(Pending { since: p.since, attempt: attempt_id(cx), rotation_of: None, seq: 0 });
+        let Some(version) = cx.put(&token_key(id), &next, Some(doc.version)).await? else { continue };
+        if let Some(active) = commit_creation(cx, &next, version).await? {
+            return Ok(Some(TokenCreated { info: token_info(&active), token }));
+        }
+    }
+    Ok(None)
+}
+
 /// Issues a token (R-20..R-23, R-26); the plaintext is in the answer and nowhere else.
+///
+/// Writes, in order: the token, pending (unusable, unlisted); its id on the account,
+/// under the cap; the event; then the token made usable. A call interrupted before the last
+/// write leaves nothing usable; run again, it finishes the same token if its event was stored
+/// ([`resume_creation`]), or issues another.
 pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated> {
     if let Some(name) = &a.name {
         validate::token_name(name)?;
@@ -216,40 +351,68 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     check_no_escalation(cx, &owner, "token.create", &a.principal).await?;
     let settings = &owner.scope.tenant.value.settings;
     let expires_at = expiry(settings, cx.now, a.ttl_days, a.expires_at, a.never_expires)?;
-    let (doc, token) = mint(cx, &owner.target.value, &a.actor, a.name, expires_at, a.scopes);
-    store_new_token(cx, &a.principal, &doc, Some(settings.max_tokens_per_account)).await?;
-    let target = format!("token:{}", doc.token_id);
-    let d = details([("principal", Value::String(a.principal.clone())), ("name", Value::String(doc.name.clone()))]);
-    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.create", &target, Ok(()), d).await?;
-    Ok(TokenCreated { info: token_info(&doc), token })
+    let acc = &owner.target.value;
+    if let Some(resumed) = resume_creation(cx, acc, &a, expires_at).await? {
+        return Ok(resumed);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let pending = Pending { since: cx.now, attempt: attempt_id(cx), rotation_of: None, seq: 0 };
+        let (doc, token) = mint(cx, acc, &a.actor, None, a.name.clone(), expires_at, a.scopes.clone(), pending);
+        let key = token_key(&doc.token_id);
+        let Some(version) = cx.put(&key, &doc, None).await? else {
+            continue; // the id is taken (or the write was lost): draw another
+        };
+        if let Err(e) = add_to_account(cx, &a.principal, &doc, Some(settings.max_tokens_per_account)).await {
+            // Nothing refers to it; left behind, it is unlisted and never usable.
+            let _ = cx.delete(&key, version).await;
+            return Err(e);
+        }
+        let target = format!("token:{}", doc.token_id);
+        let d = details([("principal", Value::String(a.principal.clone())), ("name", Value::String(doc.name.clone()))]);
+        cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.create", &target, Ok(()), d).await?;
+        if let Some(active) = commit_creation(cx, &doc, version).await? {
+            return Ok(TokenCreated { info: token_info(&active), token });
+        }
+        // A rerun of the same request took this token over: issue another.
+    }
+    Err(conflict(&format!("account `{}`", a.principal)))
 }
 
-/// Every token of the account, revoked and expired included, oldest first.
+/// Every token of the account, revoked and expired included, oldest first;
+/// creations under way are not tokens yet.
 pub(crate) async fn list_tokens(cx: &Cx, a: ListTokens) -> Result<Vec<TokenInfo>> {
     let owner = load_owner_scope(cx, &a.actor, &a.principal, owner_check("read", "", None)).await?;
     let acc = &owner.target.value;
-    let keys: Vec<String> = acc.tokens.iter().map(|id| token_key(id)).collect();
-    let mut infos: Vec<TokenInfo> = cx
-        .docs::<TokenDoc>(&keys)
-        .await?
-        .into_iter()
-        .flatten()
-        .filter(|t| t.value.uid == acc.uid)
+    let docs = read_tokens(cx, &acc.tokens).await?;
+    let mut infos: Vec<TokenInfo> = docs
+        .values()
+        .filter(|t| t.value.uid == acc.uid && committed_in(&t.value, &docs))
         .map(|t| token_info(&t.value))
         .collect();
     infos.sort_by(|x, y| (x.created_at, &x.token_id).cmp(&(y.created_at, &y.token_id)));
     Ok(infos)
 }
 
-/// Reads a token of the account; another account's token is `not_found`.
+/// Reads a token of the account; another account's token, or a creation under way, is
+/// `not_found`.
 async fn token_of(cx: &Cx, acc: &AccountDoc, token_id: &str) -> Result<Doc<TokenDoc>> {
     let ok_id = token_id.len() == format::ID_LEN && token_id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !ok_id {
         return Err(Error::invalid("token_id", "not a token id"));
     }
-    match cx.doc::<TokenDoc>(&token_key(token_id)).await? {
-        Some(doc) if doc.value.uid == acc.uid => Ok(doc),
-        _ => Err(Error::not_found(format!("token `{token_id}` of `{}`", acc.principal))),
+    let not_found = || Error::not_found(format!("token `{token_id}` of `{}`", acc.principal));
+    let doc = match cx.doc::<TokenDoc>(&token_key(token_id)).await? {
+        Some(doc) if doc.value.uid == acc.uid => doc,
+        _ => return Err(not_found()),
+    };
+    let committed = match doc.value.pending.as_ref().and_then(|p| p.rotation_of.as_deref()) {
+        None => doc.value.pending.is_none(),
+        Some(old) => doc.value.committed(cx.doc::<TokenDoc>(&token_key(old)).await?.map(|d| d.value).as_ref()),
+    };
+    if committed {
+        Ok(doc)
+    } else {
+        Err(not_found())
     }
 }
 
@@ -291,7 +454,9 @@ pub(crate) async fn rename_token(cx: &Cx, a: RenameToken) -> Result<TokenInfo> {
     Ok(token_info(&doc))
 }
 
-/// Revokes a token at once; revoking a revoked token changes nothing.
+/// Revokes a token at once; revoking a revoked token changes nothing. It takes a
+/// credential away, so the token is written first; the event follows, stamped with
+/// `revoked_at`, and a rerun writes it if it is missing, never twice.
 pub(crate) async fn revoke_token(cx: &Cx, a: RevokeToken) -> Result<TokenInfo> {
     let target = format!("token:{}", a.token_id);
     let owner =
@@ -306,14 +471,39 @@ pub(crate) async fn revoke_token(cx: &Cx, a: RevokeToken) -> Result<TokenInfo> {
         Ok(true)
     })
     .await?;
-    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.revoke", &target, Ok(()), Default::default()).await?;
+    let at = doc.revoked_at.unwrap_or(now);
+    cx.record_once(at, &doc.tenant, owner.scope.actor.actor_ref(), "token.revoke", &target, Default::default()).await?;
     Ok(token_info(&doc))
 }
 
+/// The rotation preconditions on the old token.
+fn rotatable(old: &TokenDoc, now: i64) -> Result<()> {
+    let id = &old.token_id;
+    if old.revoked_at.is_some() {
+        return Err(Error::precondition(format!("token `{id}` is revoked")));
+    }
+    if old.rotated_to.is_some() {
+        return Err(Error::precondition(format!("token `{id}` was already rotated")));
+    }
+    if !is_live(old, now) {
+        return Err(Error::precondition(format!("token `{id}` has expired")));
+    }
+    Ok(())
+}
+
 /// Rotation: a new token with the old one's name, scopes and lifetime length (clamped
-/// to the tenant's cap), exempt from the token cap; then the old one is set to expire after
-/// the grace period, never later than it would have anyway. The new token is written before
-/// the old one is shortened, so an interrupted rotation never locks a client out.
+/// to the tenant's cap), exempt from the token cap; the old one is set to expire after the
+/// grace period, never later than it would have anyway, and records its successor, so it is
+/// rotated only once.
+///
+/// Writes, in order: a claim on the old token (it changes nothing the data plane
+/// reads); the new token, pending; its id on the account; the event; then the commit, one
+/// write of the old token that shortens it and names its successor: from that write on the
+/// new token verifies (through the old one's `rotated_to`) and the old one may be rotated no
+/// more. A last, best-effort write clears the new token's pending state. Interrupted before the
+/// commit, the old token works as before, and a rerun takes the claim over: same new token
+/// id, a new secret, the event written once. Racing rotations take the claim from each other;
+/// a call that lost its claim fails with `failed_precondition`, so exactly one commits.
 pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated> {
     let grace = a.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
     if grace > MAX_TTL_DAYS * 86_400 {
@@ -326,12 +516,7 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
     let acc = owner.target.value.clone();
     refuse_revoked(&acc)?;
     let old = token_of(cx, &acc, &a.token_id).await?;
-    if old.value.revoked_at.is_some() {
-        return Err(Error::precondition(format!("token `{}` is revoked", a.token_id)));
-    }
-    if !is_live(&old.value, cx.now) {
-        return Err(Error::precondition(format!("token `{}` has expired", a.token_id)));
-    }
+    rotatable(&old.value, cx.now)?;
     check_no_escalation(cx, &owner, "token.rotate", &old_target).await?;
     let settings = &owner.scope.tenant.value.settings;
     let cap = settings.max_token_ttl_days.map(|d| cx.now.saturating_add(days_ms(d)));
@@ -345,20 +530,92 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
         (None, Some(c)) => Some(c),
         (at, None) => at,
     };
-    let (doc, token) = mint(cx, &acc, &a.actor, Some(old.value.name.clone()), expires_at, old.value.scopes.clone());
-    store_new_token(cx, &a.principal, &doc, None).await?;
-    // The event goes before the old token is shortened: a failure after this point leaves
-    // the old token working, so the rotation can simply be run again.
+    let (claim, claimed) = claim_rotation(cx, &acc, old).await?;
+    let pending = Pending {
+        since: claim.since,
+        attempt: claim.attempt.clone(),
+        rotation_of: Some(a.token_id.clone()),
+        seq: claim.seq,
+    };
+    let name = Some(claimed.value.name.clone());
+    let scopes = claimed.value.scopes.clone();
+    let (doc, token) = mint(cx, &acc, &a.actor, Some(claim.to.clone()), name, expires_at, scopes, pending);
+    let new_version = write_successor(cx, &doc, &claim, &a.token_id).await?;
+    add_to_account(cx, &a.principal, &doc, None).await?;
     let target = format!("token:{}", doc.token_id);
     let d = details([("replaces", Value::String(old_target)), ("grace_seconds", Value::from(grace))]);
-    cx.record(&doc.tenant, owner.scope.actor.actor_ref(), "token.rotate", &target, Ok(()), d).await?;
+    cx.record_once(claim.since, &doc.tenant, owner.scope.actor.actor_ref(), "token.rotate", &target, d).await?;
     let grace_end = cx.now.saturating_add(i64::try_from(grace).unwrap_or(0).saturating_mul(1000));
-    change_token(cx, &acc, &a.token_id, |t| {
-        let at = t.expires_at.map_or(grace_end, |at| at.min(grace_end));
-        let changed = t.expires_at != Some(at);
-        t.expires_at = Some(at);
-        Ok(changed)
-    })
-    .await?;
-    Ok(TokenCreated { info: token_info(&doc), token })
+    let old_key = token_key(&a.token_id);
+    let (mut old, mut version) = (claimed.value, claimed.version);
+    for attempt in 0..=MAX_ATTEMPTS {
+        if attempt == MAX_ATTEMPTS {
+            return Err(conflict(&format!("token `{}`", a.token_id)));
+        }
+        if old.rotation.as_ref().map(|c| &c.attempt) != Some(&claim.attempt) {
+            return Err(lost_claim(&a.token_id));
+        }
+        rotatable(&old, cx.now)?;
+        let mut next = old.clone();
+        next.expires_at = Some(next.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+        next.rotation = None;
+        next.rotated_to = Some(doc.token_id.clone());
+        if cx.put(&old_key, &next, Some(version)).await?.is_some() {
+            break;
+        }
+        let fresh = token_of(cx, &acc, &a.token_id).await?;
+        (old, version) = (fresh.value, fresh.version);
+    }
+    // Committed: the new token verifies through the old one. Clearing its pending state only
+    // saves the data plane a read; a failure here changes nothing.
+    let mut active = doc;
+    active.pending = None;
+    let _ = cx.put(&token_key(&active.token_id), &active, Some(new_version)).await;
+    Ok(TokenCreated { info: token_info(&active), token })
+}
+
+fn lost_claim(token_id: &str) -> Error {
+    Error::precondition(format!("token `{token_id}` was rotated by another call"))
+}
+
+/// Claims the rotation of `old` for this call: a fresh claim, or one left by an interrupted or
+/// concurrent rotation taken over (same successor id and event time, next `seq`). Returns the
+/// claim and the old token as written with it.
+async fn claim_rotation(cx: &Cx, acc: &AccountDoc, mut old: Doc<TokenDoc>) -> Result<(RotationClaim, Doc<TokenDoc>)> {
+    let attempt = attempt_id(cx);
+    let fresh_to = format::base62(format::ID_LEN, |b| cx.random(b));
+    for _ in 0..MAX_ATTEMPTS {
+        rotatable(&old.value, cx.now)?;
+        let claim = match &old.value.rotation {
+            Some(c) => RotationClaim { to: c.to.clone(), attempt: attempt.clone(), since: c.since, seq: c.seq + 1 },
+            None => RotationClaim { to: fresh_to.clone(), attempt: attempt.clone(), since: cx.now, seq: 1 },
+        };
+        let mut next = old.value.clone();
+        next.rotation = Some(claim.clone());
+        if let Some(version) = cx.put(&token_key(&next.token_id), &next, Some(old.version)).await? {
+            return Ok((claim, Doc { value: next, version }));
+        }
+        old = token_of(cx, acc, &old.value.token_id).await?;
+    }
+    Err(conflict(&format!("token `{}`", old.value.token_id)))
+}
+
+/// Writes a rotation's successor, pending. One left by an earlier holder of the claim is
+/// replaced; one written under a newer claim means this call lost the claim.
+async fn write_successor(cx: &Cx, doc: &TokenDoc, claim: &RotationClaim, old_id: &str) -> Result<u64> {
+    let key = token_key(&doc.token_id);
+    for _ in 0..MAX_ATTEMPTS {
+        let expected = match cx.doc::<TokenDoc>(&key).await? {
+            None => None,
+            Some(left) => match &left.value.pending {
+                Some(p) if p.rotation_of.as_deref() == Some(old_id) && p.seq < claim.seq => Some(left.version),
+                Some(p) if p.rotation_of.as_deref() == Some(old_id) => return Err(lost_claim(old_id)),
+                _ => return Err(Error::internal(format!("token id `{}` is taken", doc.token_id))),
+            },
+        };
+        if let Some(version) = cx.put(&key, doc, expected).await? {
+            return Ok(version);
+        }
+    }
+    Err(conflict(&format!("token `{}`", doc.token_id)))
 }
