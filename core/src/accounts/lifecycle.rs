@@ -26,10 +26,15 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
 }
 
 /// Read-modify-write of the target account with retry, recorded as `action`.
+///
+/// With `once` (status changes, R-92), a call that finds the change already made (a rerun, or
+/// a repeated call) writes the event only when the log lacks it at the account's `updated_at`,
+/// the time the change and its event were written; otherwise every call records its event.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
     d: serde_json::Map<String, Value>,
+    once: bool,
     mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
 ) -> Result<Account> {
     let key = account_key(&owner.target.value.principal);
@@ -44,7 +49,12 @@ async fn change_account(
                 continue;
             }
         }
-        cx.record(&next.tenant, owner.scope.actor.actor_ref(), &owner.action, &next.principal, Ok(()), d).await?;
+        let actor = owner.scope.actor.actor_ref();
+        if once && !changed {
+            cx.record_once(next.updated_at, &next.tenant, actor, &owner.action, &next.principal, d).await?;
+        } else {
+            cx.record(&next.tenant, actor, &owner.action, &next.principal, Ok(()), d).await?;
+        }
         let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
         return Ok(account_record(&next, m.as_ref().map(|m| &m.value), &next.tenant));
     }
@@ -62,7 +72,7 @@ pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> 
     if owner.target.value.kind != AccountKind::Service {
         return Err(Error::invalid("principal", "only service accounts have a description"));
     }
-    change_account(cx, owner, Default::default(), |doc| {
+    change_account(cx, owner, Default::default(), false, |doc| {
         let changed = doc.description != a.description;
         doc.description = a.description.clone();
         Ok(changed)
@@ -79,7 +89,7 @@ fn revoked(principal: &str) -> Error {
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
-    change_account(cx, owner, Default::default(), |doc| match doc.status {
+    change_account(cx, owner, Default::default(), true, |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
         Status::Active => {
@@ -94,7 +104,7 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
 pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable")).await?;
-    change_account(cx, owner, Default::default(), |doc| match doc.status {
+    change_account(cx, owner, Default::default(), true, |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Active => Ok(false),
         Status::Disabled => {
@@ -110,7 +120,7 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
-    change_account(cx, owner, Default::default(), |doc| {
+    change_account(cx, owner, Default::default(), true, |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
         Ok(changed)
@@ -119,24 +129,27 @@ pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account>
 }
 
 /// Deletes an account: a tombstone first, so nothing of it verifies from that write
-/// on; then its tokens and memberships; then the account record. The audit history
-/// stays.
+/// on; then the event; then its tokens and memberships, and the account record last.
+/// A rerun finds the tombstone, writes the event if the log lacks it at the tombstone's
+/// `updated_at`, and finishes the clean-up. The audit history stays.
 pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let mut deleting = check("delete", "service_account.delete", "user.delete");
     deleting.tombstoned = true;
     let owner = load_owner_scope(cx, &a.actor, &a.principal, deleting).await?;
     let tenant = owner.target.value.tenant.clone();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
-    if owner.target.value.deleting {
+    let actor = owner.scope.actor.actor_ref();
+    let tomb = if owner.target.value.deleting {
         // An earlier deletion was interrupted after its tombstone: finish it.
-        finish_deletion(cx, owner.target).await?;
+        owner.target
     } else {
         if owner.target.value.kind == AccountKind::User {
             ensure_admin_left_everywhere(cx, &owner.target.value).await?;
         }
-        erase(cx, owner.target).await?;
-    }
-    cx.record(&tenant, owner.scope.actor.actor_ref(), &owner.action, &a.principal, Ok(()), d).await
+        tombstone(cx, owner.target).await?
+    };
+    cx.record_once(tomb.value.updated_at, &tenant, actor, &owner.action, &a.principal, d).await?;
+    finish_deletion(cx, tomb).await
 }
 
 /// Refuses to delete a user who is the last active admin of any tenant it has access to
@@ -150,14 +163,21 @@ pub(crate) async fn ensure_admin_left_everywhere(cx: &Cx, acc: &AccountDoc) -> R
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
 /// write on, then [`finish_deletion`].
-pub(crate) async fn erase(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<()> {
+pub(crate) async fn erase(cx: &Cx, current: Doc<AccountDoc>) -> Result<()> {
+    let tomb = tombstone(cx, current).await?;
+    finish_deletion(cx, tomb).await
+}
+
+/// Marks an account deleted (`deleting`, `updated_at` now): from this write on it is gone for
+/// every purpose, and nothing of it verifies.
+async fn tombstone(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<Doc<AccountDoc>> {
     let key = account_key(&current.value.principal);
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         next.deleting = true;
         next.updated_at = cx.now;
         if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
-            return finish_deletion(cx, Doc { value: next, version }).await;
+            return Ok(Doc { value: next, version });
         }
         current = crate::authz::admin::account(cx, &current.value.principal).await?;
     }

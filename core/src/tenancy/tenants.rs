@@ -37,8 +37,10 @@ fn display_name(name: Option<String>, tenant: &str) -> Result<String> {
 /// user is given the `admin` role in the new tenant instead of a second account.
 ///
 /// Writes, in order: the admin's account (if new) or its list of tenants, the admin's
-/// membership, then the tenant document last, so an interrupted call leaves no tenant and can
-/// simply be run again.
+/// membership, the event, then the tenant document last: until it exists the tenant grants
+/// nothing, so an interrupted call leaves no tenant and can simply be run again. The
+/// event is stamped with the membership's `created_at`, which a rerun keeps, so a rerun writes
+/// it only when the log lacks it.
 pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
     validate::tenant_id(&a.tenant)?;
     let email = validate::email(&a.admin, &cx.engine.options.domain).map_err(|e| e.for_field("admin"))?;
@@ -120,9 +122,22 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
             groups: Vec::new(),
             created_at: cx.now,
         };
-        if cx.put(&keys[2], &member, membership.map(|m| m.version)).await?.is_none() {
-            continue;
-        }
+        let left = membership
+            .map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&keys[2], &m.value)?, m.version)))
+            .transpose()?;
+        let since = match left {
+            // Written by an interrupted run of this creation: its time is the event's.
+            Some((m, _)) if m.uid == member.uid && m.role == member.role => m.created_at,
+            left => {
+                if cx.put(&keys[2], &member, left.map(|(_, v)| v)).await?.is_none() {
+                    continue;
+                }
+                cx.now
+            }
+        };
+        let target = format!("tenant:{tenant}");
+        let d = details([("admin", Value::String(email.clone())), ("name", Value::String(name.clone()))]);
+        cx.record_once(since, &tenant, ActorRef::system(), "tenant.create", &target, d).await?;
         let doc = TenantDoc {
             schema: SCHEMA,
             tenant: tenant.clone(),
@@ -135,9 +150,6 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
         if cx.put(&keys[0], &doc, None).await?.is_none() {
             return Err(Error::exists(format!("tenant `{tenant}`")));
         }
-        let target = format!("tenant:{tenant}");
-        let d = details([("admin", Value::String(email.clone())), ("name", Value::String(name.clone()))]);
-        cx.record(&tenant, ActorRef::system(), "tenant.create", &target, Ok(()), d).await?;
         return Ok(tenant_record(&doc));
     }
     Err(conflict(&format!("tenant `{tenant}`")))
