@@ -43,11 +43,10 @@ fn r91_harness_interleaves_at_every_write_point_and_loses_no_update() {
     assert!(points >= 2, "grant_permissions writes the membership and its event");
 }
 
-/// Found by the harness, left to the token work (core/src/tokens/ops.rs): `store_new_token`
-/// writes the account's token list first and prunes ids whose token document is missing, so a
-/// second creation slipped in before the first one's token write drops the first token's id.
+/// Found by the harness: `store_new_token` wrote the account's token list first and pruned
+/// ids whose token document was missing, so a second creation slipped in before the first
+/// one's token write dropped the first token's id. Token documents are now written first.
 #[test]
-#[ignore = "known race in create_token (tokens/ops.rs prunes an in-flight token's id)"]
 fn r91_two_token_creations_racing_keep_both_tokens() {
     let sa = "bot@acme.sa.keyward.local";
     for_every_write_point(
