@@ -27,9 +27,10 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
 
 /// Read-modify-write of the target account with retry, recorded as `action`.
 ///
-/// With `once` (status changes, R-92), a call that finds the change already made (a rerun, or
-/// a repeated call) writes the event only when the log lacks it at the account's `updated_at`,
-/// the time the change and its event were written; otherwise every call records its event.
+/// With `once` (status changes, R-92), the event is stamped with the account's `updated_at`,
+/// the time of the change, and written only when the log lacks it: a call that finds the
+/// change already made (a rerun, or a repeated call) writes the event the first one did not,
+/// never a second one. Otherwise every call records its event.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
@@ -50,7 +51,7 @@ async fn change_account(
             }
         }
         let actor = owner.scope.actor.actor_ref();
-        if once && !changed {
+        if once {
             cx.record_once(next.updated_at, &next.tenant, actor, &owner.action, &next.principal, d).await?;
         } else {
             cx.record(&next.tenant, actor, &owner.action, &next.principal, Ok(()), d).await?;

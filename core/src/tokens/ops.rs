@@ -609,8 +609,8 @@ async fn write_successor(cx: &Cx, doc: &TokenDoc, claim: &RotationClaim, old_id:
             None => None,
             Some(left) => match &left.value.pending {
                 Some(p) if p.rotation_of.as_deref() == Some(old_id) && p.seq < claim.seq => Some(left.version),
-                Some(p) if p.rotation_of.as_deref() == Some(old_id) => return Err(lost_claim(old_id)),
-                _ => return Err(Error::internal(format!("token id `{}` is taken", doc.token_id))),
+                // Written under a newer claim, or already committed and made usable by it.
+                _ => return Err(lost_claim(old_id)),
             },
         };
         if let Some(version) = cx.put(&key, doc, expected).await? {
