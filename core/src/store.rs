@@ -14,7 +14,7 @@
 //! | `t/<tenant>` | tenant: name, settings, custom roles and groups (one document, so a tenant's policy is compiled and cached by one version) |
 //! | `a/<principal>` | account: `uid`, kind, owner tenant, status, the tenants it has access to, its token ids |
 //! | `m/<tenant>/<principal>` | membership: the account's access to one tenant (`uid`, direct role, direct grants, groups) |
-//! | `k/<token_id>` | token: `uid` and principal it belongs to, hash of the secret, lifetime, scopes |
+//! | `k/<token_id>` | token: `uid` and principal it belongs to, hash of the secret, lifetime, scopes; `pending` while its creation is under way (not usable, not listed), `rotation` (a claim) and `rotated_to` (its successor) for rotation |
 //! | `e/<tenant>/<inverted time>.<inverted sequence>` | audit event (newest first in key order; the sequence orders one millisecond's events) |
 //!
 //! Invariants (DESIGN.md): `verify` reads `k/<id>`, then `a/<principal>`, `t/<tenant>` and
