@@ -160,8 +160,8 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         }
     }
     let removes: Vec<&AccountDoc> = own.values().filter(|acc| !listed.contains_key(&acc.principal)).collect();
-    if removes.iter().any(|acc| acc.principal == a.actor) {
-        return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor)));
+    if removes.iter().any(|acc| acc.principal == a.actor.principal()) {
+        return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor.principal())));
     }
     let leaving: Vec<&str> = removes.iter().map(|acc| acc.principal.as_str()).collect();
     ensure_admins_remain(cx, &a.tenant, &leaving).await?;

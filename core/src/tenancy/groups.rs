@@ -8,7 +8,7 @@ use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::pattern::Grant;
 use crate::call::{
-    AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
+    Actor, AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
 };
 use crate::docs::{membership_key, tenant_key, GroupDef, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
@@ -180,7 +180,7 @@ pub(crate) async fn remove_group_member(cx: &Cx, a: RemoveGroupMember) -> Result
 
 async fn change_group_grants(
     cx: &Cx,
-    actor: &str,
+    actor: &Actor,
     tenant: &str,
     group: &str,
     grants: &[Grant],

@@ -216,7 +216,7 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     check_no_escalation(cx, &owner, "token.create", &a.principal).await?;
     let settings = &owner.scope.tenant.value.settings;
     let expires_at = expiry(settings, cx.now, a.ttl_days, a.expires_at, a.never_expires)?;
-    let (doc, token) = mint(cx, &owner.target.value, &a.actor, a.name, expires_at, a.scopes);
+    let (doc, token) = mint(cx, &owner.target.value, a.actor.principal(), a.name, expires_at, a.scopes);
     store_new_token(cx, &a.principal, &doc, Some(settings.max_tokens_per_account)).await?;
     let target = format!("token:{}", doc.token_id);
     let d = details([("principal", Value::String(a.principal.clone())), ("name", Value::String(doc.name.clone()))]);
@@ -345,7 +345,8 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
         (None, Some(c)) => Some(c),
         (at, None) => at,
     };
-    let (doc, token) = mint(cx, &acc, &a.actor, Some(old.value.name.clone()), expires_at, old.value.scopes.clone());
+    let (doc, token) =
+        mint(cx, &acc, a.actor.principal(), Some(old.value.name.clone()), expires_at, old.value.scopes.clone());
     store_new_token(cx, &a.principal, &doc, None).await?;
     // The event goes before the old token is shortened: a failure after this point leaves
     // the old token working, so the rotation can simply be run again.
