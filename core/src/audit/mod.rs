@@ -139,7 +139,14 @@ impl Cx {
     ) -> Result<()> {
         let (outcome, reason) = match outcome {
             Ok(()) => ("ok", None),
-            Err(e @ (Error::Forbidden { .. } | Error::NotOwner { .. })) => ("denied", Some(e.code().to_owned())),
+            // Refused for rights or credentials (an identity whose token no longer holds, R-26).
+            Err(
+                e @ (Error::Forbidden { .. }
+                | Error::NotOwner { .. }
+                | Error::InvalidCredentials
+                | Error::TokenRevoked
+                | Error::TokenExpired),
+            ) => ("denied", Some(e.code().to_owned())),
             Err(e) => ("error", Some(e.code().to_owned())),
         };
         let event = AuditEvent {
