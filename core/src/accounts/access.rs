@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admins::{ensure_admin_remains, AdminChange};
 use crate::authz::pattern::Grant;
 use crate::call::{GrantAccess, GrantPermissions, RemoveAccess, RevokePermissions, SetRole};
 use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc, SCHEMA};
@@ -16,6 +17,9 @@ use crate::records::{Account, Status};
 use crate::tenancy::groups::update_membership;
 
 /// Applies `change` to the account's membership in the scope's tenant and records `action`.
+/// The actor must hold all of the account's rights there, judged again on the
+/// membership each compare-and-set round reads, and the change must leave the tenant an
+/// admin.
 async fn change_access(
     cx: &Cx,
     scope: &TenantScope,
@@ -25,10 +29,20 @@ async fn change_access(
     mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
 ) -> Result<Account> {
     let acc = account(cx, principal).await?;
+    let gone = || Error::not_found(format!("account `{principal}` in tenant `{}`", scope.id()));
+    let current = cx.doc::<MembershipDoc>(&membership_key(scope.id(), principal)).await?;
+    // A membership left by a deleted namesake is not this account's.
+    let current = current.filter(|m| m.value.uid == acc.value.uid).ok_or_else(gone)?;
+    scope.require_holds_all(cx, &current.value, action, principal).await?;
+    let mut next = current.value.clone();
+    change(&mut next)?;
+    ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
     let m = update_membership(cx, scope.id(), principal, |m| {
         if m.uid != acc.value.uid {
-            // Left over from a deleted namesake.
-            return Err(Error::not_found(format!("account `{principal}` in tenant `{}`", scope.id())));
+            return Err(gone());
+        }
+        if !scope.holds_all(m) {
+            return Err(scope.holds_not_all(principal));
         }
         change(m)
     })
@@ -154,10 +168,17 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
         ));
     }
     let m_key = membership_key(&a.tenant, &a.principal);
+    if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await?.filter(|m| m.value.uid == acc.value.uid) {
+        scope.require_holds_all(cx, &m.value, "access.remove_tenant", &a.principal).await?;
+        ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[a.principal.as_str()])).await?;
+    }
     let mut removed = false;
     for _ in 0..MAX_ATTEMPTS {
         match cx.doc::<MembershipDoc>(&m_key).await? {
             Some(m) if m.value.uid == acc.value.uid => {
+                if !scope.holds_all(&m.value) {
+                    return Err(scope.holds_not_all(&a.principal));
+                }
                 if cx.delete(&m_key, m.version).await? {
                     removed = true;
                     break;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::authz::admins::ensure_admin_remains_everywhere;
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
 use crate::docs::{account_key, membership_key, token_key, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
@@ -79,6 +80,7 @@ fn revoked(principal: &str) -> Error {
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
+    ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
     change_account(cx, owner, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
@@ -110,6 +112,7 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
+    ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
     change_account(cx, owner, Default::default(), |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
@@ -131,21 +134,10 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
         // An earlier deletion was interrupted after its tombstone: finish it.
         finish_deletion(cx, owner.target).await?;
     } else {
-        if owner.target.value.kind == AccountKind::User {
-            ensure_admin_left_everywhere(cx, &owner.target.value).await?;
-        }
+        ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
         erase(cx, owner.target).await?;
     }
     cx.record(&tenant, owner.scope.actor.actor_ref(), &owner.action, &a.principal, Ok(()), d).await
-}
-
-/// Refuses to delete a user who is the last active admin of any tenant it has access to
-/// deleting removes its access everywhere.
-pub(crate) async fn ensure_admin_left_everywhere(cx: &Cx, acc: &AccountDoc) -> Result<()> {
-    for tenant in std::iter::once(&acc.tenant).chain(&acc.tenants) {
-        ensure_not_last_admin(cx, tenant, &acc.principal).await?;
-    }
-    Ok(())
 }
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
@@ -162,35 +154,6 @@ pub(crate) async fn erase(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<()> {
         current = crate::authz::admin::account(cx, &current.value.principal).await?;
     }
     Err(conflict(&format!("account `{}`", current.value.principal)))
-}
-
-/// Refuses to take away the tenant's last active admin (an account whose direct role there is
-/// `admin`, R-61): `failed_precondition`.
-pub(crate) async fn ensure_not_last_admin(cx: &Cx, tenant: &str, leaving: &str) -> Result<()> {
-    ensure_admins_remain(cx, tenant, &[leaving]).await
-}
-
-/// Like [`ensure_not_last_admin`] for several leaving principals at once.
-pub(crate) async fn ensure_admins_remain(cx: &Cx, tenant: &str, leaving: &[&str]) -> Result<()> {
-    let admins: Vec<MembershipDoc> = crate::tenancy::memberships(cx, tenant)
-        .await?
-        .into_iter()
-        .map(|m| m.value)
-        .filter(|m| m.role.as_deref() == Some("admin"))
-        .collect();
-    if !admins.iter().any(|m| leaving.contains(&m.principal.as_str())) {
-        return Ok(());
-    }
-    let staying: Vec<&MembershipDoc> = admins.iter().filter(|m| !leaving.contains(&m.principal.as_str())).collect();
-    let keys: Vec<String> = staying.iter().map(|m| account_key(&m.principal)).collect();
-    let active = cx.docs::<AccountDoc>(&keys).await?.into_iter().zip(&staying).any(|(acc, m)| {
-        acc.is_some_and(|a| !a.value.deleting && a.value.uid == m.uid && a.value.status == Status::Active)
-    });
-    if active {
-        Ok(())
-    } else {
-        Err(Error::precondition(format!("that would leave tenant `{tenant}` without an active admin")))
-    }
 }
 
 #[derive(serde::Deserialize)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::audit::ActorRef;
 use crate::authz::compiled::{CompiledTenant, Rights};
-use crate::authz::pattern::Grant;
+use crate::authz::pattern::{Grant, Scope};
 use crate::call::{Actor, IdentityRef};
 use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc, TokenDoc};
 use crate::error::{Error, Result};
@@ -193,6 +193,29 @@ impl TenantScope {
         }
     }
 
+    /// Whether the actor holds every right that membership `m` gives here (R-47).
+    pub fn holds_all(&self, m: &MembershipDoc) -> bool {
+        self.actor.rights.covers_all(&self.compiled.rights(m))
+    }
+
+    /// The error for an actor that does not hold all of an account's rights here (R-47).
+    pub fn holds_not_all(&self, principal: &str) -> Error {
+        Error::forbidden(format!(
+            "`{}` does not hold every right `{principal}` has in tenant `{}`, so it cannot change them (no escalation)",
+            self.actor.principal,
+            self.id()
+        ))
+    }
+
+    /// Changing, narrowing or removing an account's role, grants or groups here needs holding
+    /// all of its rights here (R-47): a clerk cannot demote an admin.
+    pub async fn require_holds_all(&self, cx: &Cx, m: &MembershipDoc, audit_action: &str, target: &str) -> Result<()> {
+        if self.holds_all(m) {
+            return Ok(());
+        }
+        Err(self.deny(cx, self.holds_not_all(&m.principal), audit_action, target).await)
+    }
+
     /// The grants a role gives, or `not_found`.
     pub fn role_grants(&self, role: &str) -> Result<Vec<Grant>> {
         self.compiled
@@ -272,6 +295,47 @@ pub(crate) async fn load_owner_scope(
     }
     scope.require(cx, check.kind, check.action, action, &event_target).await?;
     Ok(OwnerScope { target, scope, action: action.to_owned() })
+}
+
+/// "A credential made at home carries elsewhere only what its maker holds at home" (R-47):
+/// the account's rights in every tenant the credential reaches must be covered by the actor's
+/// own (scope-narrowed) rights in the owner tenant. A credential reaches every tenant the
+/// account has access to, except those that all of its `scopes` leave out by naming another
+/// tenant; a password has none (`None`: every tenant). An account giving itself a credential
+/// gains nothing it does not hold — unless it acts through a scoped token (R-26).
+pub(crate) async fn require_credential_reach(
+    cx: &Cx,
+    owner: &OwnerScope,
+    scopes: Option<&[Scope]>,
+    target: &str,
+) -> Result<()> {
+    let (acc, actor) = (&owner.target.value, &owner.scope.actor);
+    if actor.principal == acc.principal && !actor.scoped {
+        return Ok(());
+    }
+    let reaches = |t: &String| scopes.is_none_or(|s| s.iter().any(|s| s.tenant.as_ref().is_none_or(|st| st == t)));
+    let tenants: Vec<&String> = std::iter::once(&acc.tenant).chain(&acc.tenants).filter(|t| reaches(t)).collect();
+    let keys: Vec<String> = tenants.iter().flat_map(|t| [tenant_key(t), membership_key(t, &acc.principal)]).collect();
+    let mut raw = cx.get_many(&keys).await?.into_iter();
+    for (tenant, keys) in tenants.iter().zip(keys.chunks(2)) {
+        let (t, m) = (raw.next().flatten(), raw.next().flatten());
+        let (Some(t), Some(m)) = (t, m) else { continue };
+        let t_doc = crate::op::parse::<TenantDoc>(&keys[0], &t.value)?;
+        let m_doc = crate::op::parse::<MembershipDoc>(&keys[1], &m.value)?;
+        if m_doc.uid != acc.uid {
+            continue;
+        }
+        let rights = cx.engine.cache().rights(&t_doc, t.version, &m_doc);
+        if !actor.rights.covers_all(&rights) {
+            let error = Error::forbidden(format!(
+                "`{}` holds rights in tenant `{tenant}` that `{}` does not hold in tenant `{}`: a credential made \
+                 there would carry them (no escalation)",
+                acc.principal, actor.principal, acc.tenant
+            ));
+            return Err(owner.scope.deny(cx, error, &owner.action, target).await);
+        }
+    }
+    Ok(())
 }
 
 /// Reads an account, half-deleted ones included; a missing one is `not_found`.

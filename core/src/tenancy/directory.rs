@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::accounts::create::{create_account, NewAccount};
-use crate::accounts::lifecycle::{ensure_admin_left_everywhere, ensure_admins_remain, ensure_not_last_admin, erase};
+use crate::accounts::lifecycle::erase;
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admins::{ensure_admin_remains, ensure_admin_remains_everywhere, AdminChange};
 use crate::call::{RemoveUser, SeatUsage, SyncDirectory};
 use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
@@ -72,9 +73,9 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
     let owned = acc.value.tenant == a.tenant;
     if owned {
         // Deleting the user removes its access everywhere.
-        ensure_admin_left_everywhere(cx, &acc.value).await?;
+        ensure_admin_remains_everywhere(cx, &acc.value).await?;
     } else {
-        ensure_not_last_admin(cx, &a.tenant, &email).await?;
+        ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
     }
     leave(cx, &a.tenant, acc).await?;
     let d = details([("owned", Value::Bool(owned))]);
@@ -164,11 +165,11 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor.principal())));
     }
     let leaving: Vec<&str> = removes.iter().map(|acc| acc.principal.as_str()).collect();
-    ensure_admins_remain(cx, &a.tenant, &leaving).await?;
+    ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&leaving)).await?;
     for acc in &removes {
         // Deleting a user removes its access to other tenants too.
         for other in &acc.tenants {
-            ensure_not_last_admin(cx, other, &acc.principal).await?;
+            ensure_admin_remains(cx, other, AdminChange::Leaving(&[acc.principal.as_str()])).await?;
         }
     }
     // Only active users hold seats: removing a disabled one frees none.

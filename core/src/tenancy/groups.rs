@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admins::{ensure_admin_remains, AdminChange};
 use crate::authz::pattern::Grant;
 use crate::call::{
     Actor, AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
@@ -78,6 +79,9 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
         scope.require(cx, "groups", "write", "group.delete", &target).await?;
         let mut doc = scope.tenant.value.clone();
         existing(&mut doc, &a.group)?;
+        let mut after = doc.clone();
+        after.groups.remove(&a.group);
+        ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&after)).await?;
         for m in memberships(cx, &a.tenant).await? {
             if m.value.groups.contains(&a.group) {
                 update_membership(cx, &a.tenant, &m.value.principal, |m| {
@@ -119,10 +123,13 @@ pub(crate) async fn update_membership(
     Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")))
 }
 
+/// Adds or removes a group membership. Changing an account's groups needs holding all of its
+/// rights in the tenant, judged again on each compare-and-set round's read; a removal
+/// must leave the tenant an admin.
 async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &str, add: bool) -> Result<()> {
     let action = if add { "group.add_member" } else { "group.remove_member" };
-    crate::authz::admin::account(cx, principal).await?;
-    update_membership(cx, scope.id(), principal, |m| {
+    let acc = crate::authz::admin::account(cx, principal).await?;
+    let change = |m: &mut MembershipDoc| {
         if add {
             if !m.groups.iter().any(|g| g == group) {
                 m.groups.push(group.to_owned());
@@ -131,6 +138,19 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         } else {
             m.groups.retain(|g| g != group);
         }
+    };
+    let current = cx.doc::<MembershipDoc>(&membership_key(scope.id(), principal)).await?;
+    if let Some(current) = current.filter(|m| m.value.uid == acc.value.uid) {
+        scope.require_holds_all(cx, &current.value, action, principal).await?;
+        let mut next = current.value.clone();
+        change(&mut next);
+        ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
+    }
+    update_membership(cx, scope.id(), principal, |m| {
+        if !scope.holds_all(m) {
+            return Err(scope.holds_not_all(principal));
+        }
+        change(m);
         Ok(())
     })
     .await?;
@@ -202,6 +222,9 @@ async fn change_group_grants(
             } else if !add {
                 def.grants.retain(|x| x != g);
             }
+        }
+        if !add {
+            ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?;
         }
         if cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;

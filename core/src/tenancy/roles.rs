@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
+use crate::authz::admins::{ensure_admin_remains, AdminChange};
 use crate::authz::compiled::builtin_role;
 use crate::call::{DefineRole, DeleteRole};
 use crate::docs::tenant_key;
@@ -31,6 +32,9 @@ pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
         scope.require_covers(cx, &a.grants, "role.define", &target).await?;
         let mut doc = scope.tenant.value.clone();
         let replaced = doc.roles.insert(a.role.clone(), a.grants.clone()).is_some();
+        if replaced {
+            ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?;
+        }
         if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }

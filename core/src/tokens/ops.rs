@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use crate::audit::details;
-use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::authz::admin::{conflict, load_owner_scope, require_credential_reach, OwnerCheck, MAX_ATTEMPTS};
 use crate::call::{CreateToken, ListTokens, RenameToken, RevokeToken, RotateToken};
-use crate::docs::{account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, TokenDoc, SCHEMA};
+use crate::docs::{account_key, token_key, AccountDoc, Hidden, TokenDoc, SCHEMA};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Status, TokenCreated, TokenInfo};
@@ -105,28 +105,6 @@ fn owner_check(action: &'static str, audit_action: &'static str, target: Option<
     }
 }
 
-/// Issuing a credential to another account gives its rights: the actor must hold all of
-/// them in the owner tenant. A user's own tokens are exempt (R-52: scopes only narrow).
-async fn check_no_escalation(cx: &Cx, owner: &OwnerScope, audit_action: &str, target: &str) -> Result<()> {
-    let acc = &owner.target.value;
-    if owner.scope.actor.principal == acc.principal {
-        return Ok(());
-    }
-    let Some(m) = cx.doc::<MembershipDoc>(&membership_key(&acc.tenant, &acc.principal)).await? else {
-        return Ok(());
-    };
-    let tenant = &owner.scope.tenant;
-    let rights = cx.engine.cache().rights(&tenant.value, tenant.version, &m.value);
-    if owner.scope.actor.rights.covers_all(&rights) {
-        return Ok(());
-    }
-    let error = Error::forbidden(format!(
-        "`{}` holds rights in tenant `{}` that `{}` does not (no escalation)",
-        acc.principal, acc.tenant, owner.scope.actor.principal
-    ));
-    Err(owner.scope.deny(cx, error, audit_action, target).await)
-}
-
 fn refuse_revoked(acc: &AccountDoc) -> Result<()> {
     if acc.status == Status::Revoked {
         return Err(Error::precondition(format!("account `{}` is revoked: no new credentials", acc.principal)));
@@ -213,7 +191,7 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     }
     let owner = load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.create", None)).await?;
     refuse_revoked(&owner.target.value)?;
-    check_no_escalation(cx, &owner, "token.create", &a.principal).await?;
+    require_credential_reach(cx, &owner, a.scopes.as_deref(), &a.principal).await?;
     let settings = &owner.scope.tenant.value.settings;
     let expires_at = expiry(settings, cx.now, a.ttl_days, a.expires_at, a.never_expires)?;
     let (doc, token) = mint(cx, &owner.target.value, a.actor.principal(), a.name, expires_at, a.scopes);
@@ -332,7 +310,7 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
     if !is_live(&old.value, cx.now) {
         return Err(Error::precondition(format!("token `{}` has expired", a.token_id)));
     }
-    check_no_escalation(cx, &owner, "token.rotate", &old_target).await?;
+    require_credential_reach(cx, &owner, old.value.scopes.as_deref(), &old_target).await?;
     let settings = &owner.scope.tenant.value.settings;
     let cap = settings.max_token_ttl_days.map(|d| cx.now.saturating_add(days_ms(d)));
     let expires_at = match old.value.expires_at {
