@@ -90,19 +90,21 @@ pub(crate) async fn load_scope(cx: &Cx, actor: &Actor, tenant: &str) -> Result<T
         Actor::Principal(_) => None,
     };
     let token_id = identity.and_then(|i| i.token_id.as_deref()).filter(|id| crate::tokens::format::is_token_id(id));
-    let mut keys = vec![tenant_key(tenant), account_key(principal), membership_key(tenant, principal)];
-    keys.extend(token_id.map(token_key));
+    let (t_key, a_key, m_key) = (tenant_key(tenant), account_key(principal), membership_key(tenant, principal));
+    let k_key = token_id.map(token_key);
+    let mut keys = vec![t_key.clone(), a_key.clone(), m_key.clone()];
+    keys.extend(k_key.clone());
     let mut raw = cx.get_many(&keys).await?.into_iter();
     let (t, a, m, k) = (raw.next().flatten(), raw.next().flatten(), raw.next().flatten(), raw.next().flatten());
     let Some(t) = t else {
         return Err(Error::not_found(format!("tenant `{tenant}`")));
     };
-    let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&keys[0], &t.value)?, version: t.version };
-    let account = a.map(|a| crate::op::parse::<AccountDoc>(&keys[1], &a.value)).transpose()?.filter(|a| !a.deleting);
+    let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&t_key, &t.value)?, version: t.version };
+    let account = a.map(|a| crate::op::parse::<AccountDoc>(&a_key, &a.value)).transpose()?.filter(|a| !a.deleting);
     let membership =
-        m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&keys[2], &m.value)?, m.version))).transpose()?;
+        m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&m_key, &m.value)?, m.version))).transpose()?;
     let membership = membership.filter(|(m, _)| account.as_ref().is_some_and(|a| a.uid == m.uid));
-    let token = match (k, keys.get(3)) {
+    let token = match (k, &k_key) {
         (Some(k), Some(key)) => Some(crate::op::parse::<TokenDoc>(key, &k.value)?),
         _ => None,
     };
@@ -315,13 +317,15 @@ pub(crate) async fn require_credential_reach(
     }
     let reaches = |t: &String| scopes.is_none_or(|s| s.iter().any(|s| s.tenant.as_ref().is_none_or(|st| st == t)));
     let tenants: Vec<&String> = std::iter::once(&acc.tenant).chain(&acc.tenants).filter(|t| reaches(t)).collect();
-    let keys: Vec<String> = tenants.iter().flat_map(|t| [tenant_key(t), membership_key(t, &acc.principal)]).collect();
+    let pairs: Vec<(String, String)> =
+        tenants.iter().map(|t| (tenant_key(t), membership_key(t, &acc.principal))).collect();
+    let keys: Vec<String> = pairs.iter().flat_map(|(t, m)| [t.clone(), m.clone()]).collect();
     let mut raw = cx.get_many(&keys).await?.into_iter();
-    for (tenant, keys) in tenants.iter().zip(keys.chunks(2)) {
+    for (tenant, (t_key, m_key)) in tenants.iter().zip(&pairs) {
         let (t, m) = (raw.next().flatten(), raw.next().flatten());
         let (Some(t), Some(m)) = (t, m) else { continue };
-        let t_doc = crate::op::parse::<TenantDoc>(&keys[0], &t.value)?;
-        let m_doc = crate::op::parse::<MembershipDoc>(&keys[1], &m.value)?;
+        let t_doc = crate::op::parse::<TenantDoc>(t_key, &t.value)?;
+        let m_doc = crate::op::parse::<MembershipDoc>(m_key, &m.value)?;
         if m_doc.uid != acc.uid {
             continue;
         }
