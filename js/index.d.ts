@@ -56,7 +56,8 @@ export interface Decision {
 export interface Account {
   principal: string;
   id: string;
-  uid: string;
+  /** Null for a tenant that does not own the account, like description, createdBy, mfa, hasPassword. */
+  uid: string | null;
   kind: AccountKind;
   name: string;
   tenant: string;
@@ -69,7 +70,7 @@ export interface Account {
   mfa: boolean | null;
   hasPassword: boolean | null;
   createdAt: number;
-  createdBy: string;
+  createdBy: string | null;
   updatedAt: number;
 }
 

@@ -114,6 +114,9 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
     }
     let key = account_key(&a.principal);
     let m_key = membership_key(&a.tenant, &a.principal);
+    let exists = || Error::exists(format!("access of `{}` to tenant `{}`", a.principal, a.tenant));
+    // The account's list of tenants first (it grants nothing by itself)...
+    let mut listed = None;
     for _ in 0..MAX_ATTEMPTS {
         let acc = account(cx, &a.principal).await?;
         if acc.value.tenant == a.tenant {
@@ -124,7 +127,7 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         }
         let existing = cx.doc::<MembershipDoc>(&m_key).await?;
         if existing.as_ref().is_some_and(|m| m.value.uid == acc.value.uid) {
-            return Err(Error::exists(format!("access of `{}` to tenant `{}`", a.principal, a.tenant)));
+            return Err(exists());
         }
         if !acc.value.tenants.contains(&a.tenant) {
             let mut next: AccountDoc = acc.value.clone();
@@ -133,26 +136,39 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
                 continue;
             }
         }
-        let member = MembershipDoc {
-            schema: SCHEMA,
-            uid: acc.value.uid.clone(),
-            principal: a.principal.clone(),
-            tenant: a.tenant.clone(),
-            kind: acc.value.kind,
-            owned: false,
-            role: a.role.clone(),
-            grants: a.grants.clone(),
-            groups: Vec::new(),
-            created_at: cx.now,
-        };
-        if cx.put(&m_key, &member, existing.map(|m| m.version)).await?.is_none() {
-            continue;
-        }
-        let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
-        cx.record(&a.tenant, scope.actor.actor_ref(), "access.add_tenant", &a.principal, Ok(()), d).await?;
-        return Ok(account_record(&acc.value, Some(&member), &a.tenant));
+        listed = Some((acc.value, existing.map(|m| m.version)));
+        break;
     }
-    Err(conflict(&format!("account `{}`", a.principal)))
+    let Some((acc, mut expected)) = listed else {
+        return Err(conflict(&format!("account `{}`", a.principal)));
+    };
+    // ...then the events, in the granting tenant and the owner's, before the membership
+    // that grants: a grant never takes effect without its event.
+    let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
+    let actor = scope.actor.actor_ref();
+    cx.record_each(&[&a.tenant, &acc.tenant], &actor, "access.add_tenant", &a.principal, &d).await?;
+    let member = MembershipDoc {
+        schema: SCHEMA,
+        uid: acc.uid.clone(),
+        principal: a.principal.clone(),
+        tenant: a.tenant.clone(),
+        kind: acc.kind,
+        owned: false,
+        role: a.role.clone(),
+        grants: a.grants.clone(),
+        groups: Vec::new(),
+        created_at: cx.now,
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        if cx.put(&m_key, &member, expected).await?.is_some() {
+            return Ok(account_record(&acc, Some(&member), &a.tenant));
+        }
+        match cx.doc::<MembershipDoc>(&m_key).await? {
+            Some(m) if m.value.uid == acc.uid => return Err(exists()),
+            other => expected = other.map(|m| m.version),
+        }
+    }
+    Err(conflict(&format!("access of `{}` to tenant `{}`", a.principal, a.tenant)))
 }
 
 /// Removes an account's access to a non-owner tenant: the membership first (it grants),
@@ -202,15 +218,9 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
         let mut next = acc.value.clone();
         next.tenants.retain(|t| t != &a.tenant);
         if cx.put(&key, &next, Some(acc.version)).await?.is_some() {
-            cx.record(
-                &a.tenant,
-                scope.actor.actor_ref(),
-                "access.remove_tenant",
-                &a.principal,
-                Ok(()),
-                Default::default(),
-            )
-            .await?;
+            let tenants = [a.tenant.as_str(), acc.value.tenant.as_str()];
+            let actor = scope.actor.actor_ref();
+            cx.record_each(&tenants, &actor, "access.remove_tenant", &a.principal, &Default::default()).await?;
             return Ok(());
         }
     }

@@ -26,10 +26,12 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
     }
 }
 
-/// Read-modify-write of the target account with retry, recorded as `action`.
+/// Read-modify-write of the target account with retry, recorded as `action` in the
+/// owner tenant — and, with `everywhere`, in every tenant where the account has access.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
+    everywhere: bool,
     d: serde_json::Map<String, Value>,
     mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
 ) -> Result<Account> {
@@ -45,7 +47,11 @@ async fn change_account(
                 continue;
             }
         }
-        cx.record(&next.tenant, owner.scope.actor.actor_ref(), &owner.action, &next.principal, Ok(()), d).await?;
+        let mut tenants = vec![next.tenant.as_str()];
+        if everywhere {
+            tenants.extend(next.tenants.iter().map(String::as_str));
+        }
+        cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &next.principal, &d).await?;
         let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
         return Ok(account_record(&next, m.as_ref().map(|m| &m.value), &next.tenant));
     }
@@ -63,7 +69,7 @@ pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> 
     if owner.target.value.kind != AccountKind::Service {
         return Err(Error::invalid("principal", "only service accounts have a description"));
     }
-    change_account(cx, owner, Default::default(), |doc| {
+    change_account(cx, owner, false, Default::default(), |doc| {
         let changed = doc.description != a.description;
         doc.description = a.description.clone();
         Ok(changed)
@@ -81,7 +87,7 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
     ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-    change_account(cx, owner, Default::default(), |doc| match doc.status {
+    change_account(cx, owner, false, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
         Status::Active => {
@@ -96,7 +102,7 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
 pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable")).await?;
-    change_account(cx, owner, Default::default(), |doc| match doc.status {
+    change_account(cx, owner, false, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Active => Ok(false),
         Status::Disabled => {
@@ -113,7 +119,7 @@ pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account>
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
     ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-    change_account(cx, owner, Default::default(), |doc| {
+    change_account(cx, owner, true, Default::default(), |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
         Ok(changed)
@@ -128,7 +134,8 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let mut deleting = check("delete", "service_account.delete", "user.delete");
     deleting.tombstoned = true;
     let owner = load_owner_scope(cx, &a.actor, &a.principal, deleting).await?;
-    let tenant = owner.target.value.tenant.clone();
+    let target = &owner.target.value;
+    let tenants: Vec<String> = std::iter::once(&target.tenant).chain(&target.tenants).cloned().collect();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
     if owner.target.value.deleting {
         // An earlier deletion was interrupted after its tombstone: finish it.
@@ -137,7 +144,8 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
         ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
         erase(cx, owner.target).await?;
     }
-    cx.record(&tenant, owner.scope.actor.actor_ref(), &owner.action, &a.principal, Ok(()), d).await
+    let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &a.principal, &d).await
 }
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that

@@ -163,6 +163,25 @@ impl Cx {
     }
 }
 
+impl Cx {
+    /// [`Cx::record`] in each tenant concerned, with the same action and target in each
+    /// access granted or removed, and an owner's deletion or revocation of an account
+    /// with access elsewhere, leave an event in the owner tenant and in every other one.
+    pub async fn record_each(
+        &self,
+        tenants: &[&str],
+        actor: &ActorRef,
+        action: &str,
+        target: &str,
+        details: &Map<String, Value>,
+    ) -> Result<()> {
+        for tenant in tenants {
+            self.record(tenant, actor.clone(), action, target, Ok(()), details.clone()).await?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

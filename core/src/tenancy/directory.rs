@@ -77,9 +77,15 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
     } else {
         ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
     }
+    // An owner's removal deletes the user: every tenant where it had access hears of it.
+    let mut concerned = vec![a.tenant.clone()];
+    if owned {
+        concerned.extend(acc.value.tenants.iter().cloned());
+    }
     leave(cx, &a.tenant, acc).await?;
     let d = details([("owned", Value::Bool(owned))]);
-    cx.record(&a.tenant, scope.actor.actor_ref(), "user.remove", &email, Ok(()), d).await
+    let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
+    cx.record_each(&concerned, &scope.actor.actor_ref(), "user.remove", &email, &d).await
 }
 
 /// Deletes a user the tenant owns; removes the access of one it does not.
