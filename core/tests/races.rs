@@ -64,3 +64,155 @@ fn r91_two_token_creations_racing_keep_both_tokens() {
         },
     );
 }
+
+fn sa_in_acme(name: &str) -> Call {
+    service_account_request(name, None).into_call()
+}
+
+fn owned_service_accounts(w: &World) -> usize {
+    let page = w
+        .run(ListAccounts {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            filter: Some("service_account=true AND owned=true".into()),
+            page_size: None,
+            page_token: None,
+        })
+        .unwrap();
+    page.accounts.len()
+}
+
+#[test]
+fn r62_two_service_account_creations_racing_for_the_last_unit_never_both_succeed() {
+    for_every_write_point(
+        |w| {
+            acme(w, serde_json::json!({"max_service_accounts": 2}));
+            w.run(service_account_request("first", None)).unwrap();
+        },
+        |_| sa_in_acme("bot-a"),
+        |_| sa_in_acme("bot-b"),
+        |w, i| {
+            assert_eq!(i.successes(), 1, "k={}: exactly one gets the last unit: {i:?}", i.k);
+            let loser = if i.first.is_err() { &i.first } else { i.second.as_ref().unwrap() };
+            assert_eq!(loser.as_ref().unwrap_err().code(), "quota_exceeded", "k={}", i.k);
+            assert_eq!(owned_service_accounts(w), 2, "k={}", i.k);
+            // Claims were released: nothing more fits, and after a deletion one more does.
+            assert_eq!(w.call(sa_in_acme("bot-c")).unwrap_err().code(), "quota_exceeded");
+            w.run(DeleteAccount { actor: ROOT.into(), principal: "first@acme.sa.keyward.local".into() }).unwrap();
+            w.call(sa_in_acme("bot-c")).unwrap();
+        },
+    );
+}
+
+fn user(actor: &str, tenant: &str, email: &str) -> CreateUser {
+    CreateUser { actor: actor.into(), tenant: tenant.into(), email: email.into(), name: None, role: None, mfa: false }
+}
+
+fn seats(w: &World, actor: &str, tenant: &str) -> u64 {
+    w.run(SeatUsage { actor: actor.into(), tenant: tenant.into() }).unwrap().seats_used
+}
+
+const BOSS: &str = "boss@cust.test";
+
+/// `acme` (no seat limit) with user ann, and `cust` whose seat limit of 2 leaves one free.
+fn two_tenants(w: &World) {
+    acme(w, serde_json::json!({}));
+    w.run(user(ROOT, "acme", "ann@acme.test")).unwrap();
+    let settings = serde_json::from_value(serde_json::json!({"seat_limit": 2})).unwrap();
+    w.run(CreateTenant { tenant: "cust".into(), admin: BOSS.into(), name: None, settings: Some(settings) }).unwrap();
+}
+
+fn grant_access(tenant: &str, principal: &str) -> Call {
+    GrantAccess { actor: BOSS.into(), tenant: tenant.into(), principal: principal.into(), role: None, grants: vec![] }
+        .into_call()
+}
+
+fn check_one_seat_taken(w: &World, i: &support::interleave::Interleaving) {
+    assert_eq!(i.successes(), 1, "k={}: exactly one takes the last seat: {i:?}", i.k);
+    assert_eq!(seats(w, BOSS, "cust"), 2, "k={}: seat_limit never exceeded", i.k);
+}
+
+#[test]
+fn r62_two_user_creations_racing_for_the_last_seat_never_both_succeed() {
+    for_every_write_point(
+        two_tenants,
+        |_| user(BOSS, "cust", "carl@cust.test").into_call(),
+        |_| user(BOSS, "cust", "dora@cust.test").into_call(),
+        check_one_seat_taken,
+    );
+}
+
+#[test]
+fn r62_grant_access_and_create_user_racing_for_the_last_seat_never_both_succeed() {
+    for_every_write_point(
+        two_tenants,
+        |_| grant_access("cust", "ann@acme.test"),
+        |_| user(BOSS, "cust", "carl@cust.test").into_call(),
+        check_one_seat_taken,
+    );
+    for_every_write_point(
+        two_tenants,
+        |_| user(BOSS, "cust", "carl@cust.test").into_call(),
+        |_| grant_access("cust", "ann@acme.test"),
+        check_one_seat_taken,
+    );
+}
+
+/// `two_tenants`, with ann disabled and then given access to the full-but-one `cust`.
+fn disabled_ann_in_cust(w: &World) {
+    two_tenants(w);
+    w.run(DisableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }).unwrap();
+    w.call(grant_access("cust", "ann@acme.test")).unwrap();
+}
+
+fn enable_ann() -> Call {
+    EnableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }.into_call()
+}
+
+#[test]
+fn r62_enable_account_and_create_user_racing_for_the_last_seat_never_both_succeed() {
+    for_every_write_point(
+        disabled_ann_in_cust,
+        |_| enable_ann(),
+        |_| user(BOSS, "cust", "carl@cust.test").into_call(),
+        check_one_seat_taken,
+    );
+    for_every_write_point(
+        disabled_ann_in_cust,
+        |_| user(BOSS, "cust", "carl@cust.test").into_call(),
+        |_| enable_ann(),
+        check_one_seat_taken,
+    );
+}
+
+#[test]
+fn r62_enable_account_and_grant_access_of_the_disabled_user_never_exceed_the_seat_limit() {
+    // cust is full; ann is disabled. Enabling her while she is given access to cust must not
+    // leave an active ann in the full cust.
+    let setup = |w: &World| {
+        two_tenants(w);
+        w.run(user(BOSS, "cust", "carl@cust.test")).unwrap();
+        w.run(DisableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }).unwrap();
+    };
+    let invariant = |w: &World, i: &support::interleave::Interleaving| {
+        assert!(seats(w, BOSS, "cust") <= 2, "k={}: {i:?}", i.k);
+    };
+    for_every_write_point(setup, |_| enable_ann(), |_| grant_access("cust", "ann@acme.test"), invariant);
+    for_every_write_point(setup, |_| grant_access("cust", "ann@acme.test"), |_| enable_ann(), invariant);
+}
+
+#[test]
+fn r62_the_last_unit_and_seat_are_still_obtainable_and_a_disabled_user_may_join_a_full_tenant() {
+    let w = support::interleave::world();
+    two_tenants(&w);
+    w.run(user(BOSS, "cust", "carl@cust.test")).unwrap(); // the last seat
+    assert_eq!(seats(&w, BOSS, "cust"), 2);
+    assert_eq!(w.call(grant_access("cust", "ann@acme.test")).unwrap_err().code(), "quota_exceeded");
+    w.run(DisableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }).unwrap();
+    w.call(grant_access("cust", "ann@acme.test")).unwrap();
+    assert_eq!(seats(&w, BOSS, "cust"), 2, "a disabled user takes no seat");
+    assert_eq!(w.call(enable_ann()).unwrap_err().code(), "quota_exceeded", "enabling into a full tenant");
+    w.run(RemoveAccess { actor: BOSS.into(), tenant: "cust".into(), principal: "ann@acme.test".into() }).unwrap();
+    let ann = w.run(EnableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }).unwrap();
+    assert_eq!(ann.status, Status::Active, "enabling where seats are free works");
+}

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::{Account, Status};
 use crate::tenancy::groups::update_membership;
+use crate::tenancy::quota::{self, Held};
 
 /// Applies `change` to the account's membership in the scope's tenant and records `action`.
 async fn change_access(
@@ -94,12 +95,20 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         given.extend(scope.role_grants(role)?);
     }
     scope.require_covers(cx, &given, "access.add_tenant", &a.principal).await?;
-    let target = account(cx, &a.principal).await?;
-    if target.value.kind == crate::records::AccountKind::User && target.value.status == Status::Active {
-        crate::tenancy::directory::ensure_seats(cx, &scope, 1, 0).await?;
-    }
+    let mut held = Held::default();
+    let granted = add_access(cx, &scope, &a, &mut held).await;
+    quota::release(cx, held).await;
+    granted
+}
+
+/// The writes of [`grant_access`]. An active user takes a seat: it is claimed before
+/// the account write, which is compare-and-set on the version whose status was judged, and
+/// held until the membership is written. A disabled user takes none; enabling it claims one
+/// in every tenant on its list, which the account write puts this one on first.
+async fn add_access(cx: &Cx, scope: &TenantScope, a: &GrantAccess, held: &mut Held) -> Result<Account> {
     let key = account_key(&a.principal);
     let m_key = membership_key(&a.tenant, &a.principal);
+    let mut seat = false;
     for _ in 0..MAX_ATTEMPTS {
         let acc = account(cx, &a.principal).await?;
         if acc.value.tenant == a.tenant {
@@ -107,6 +116,12 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         }
         if acc.value.status == Status::Revoked {
             return Err(Error::precondition(format!("account `{}` is revoked", a.principal)));
+        }
+        if !seat && acc.value.kind == crate::records::AccountKind::User && acc.value.status == Status::Active {
+            held.extend(
+                crate::tenancy::directory::claim_seats(cx, scope, std::slice::from_ref(&a.principal), &[]).await?,
+            );
+            seat = true;
         }
         let existing = cx.doc::<MembershipDoc>(&m_key).await?;
         if existing.as_ref().is_some_and(|m| m.value.uid == acc.value.uid) {
