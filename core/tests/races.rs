@@ -216,3 +216,93 @@ fn r62_the_last_unit_and_seat_are_still_obtainable_and_a_disabled_user_may_join_
     let ann = w.run(EnableAccount { actor: ROOT.into(), principal: "ann@acme.test".into() }).unwrap();
     assert_eq!(ann.status, Status::Active, "enabling where seats are free works");
 }
+
+type Faulty = Keyward<support::FaultyStore<MemoryStore>, support::TestEnv>;
+
+fn sa_with_password(password: &str) -> CreateServiceAccount {
+    CreateServiceAccount {
+        password: Some(password.into()),
+        description: Some(password.to_lowercase()),
+        ..service_account_request("bot", Some("viewer"))
+    }
+}
+
+fn sign_in(kw: &Faulty, password: &str) -> std::result::Result<Identity, String> {
+    kw.run(AuthenticatePassword {
+        principal: "bot@acme.sa.keyward.local".into(),
+        password: password.into(),
+        channel: Channel::Api,
+    })
+    .map_err(|e| e.code().to_owned())
+}
+
+#[test]
+fn r92_r62_a_crash_at_every_write_of_create_service_account_leaves_nothing_usable_until_a_rerun() {
+    let bot = "bot@acme.sa.keyward.local";
+    let (first_pw, rerun_pw) = ("First-pass-1!", "Rerun-pass-2!");
+    for writes in 0..30 {
+        let kw: Faulty =
+            Keyward::new(Options::default(), support::FaultyStore::new(MemoryStore::new()), support::TestEnv::new())
+                .unwrap();
+        let settings = serde_json::from_value(serde_json::json!({"max_service_accounts": 1})).unwrap();
+        kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: Some(settings) })
+            .unwrap();
+        kw.store().crash_after_writes.set(Some(writes));
+        let first = kw.run(sa_with_password(first_pw));
+        kw.store().crash_after_writes.set(None);
+        if first.is_ok() {
+            assert!(writes > 3, "account, membership, event and completion were all written");
+            return;
+        }
+        // Nothing usable: no sign-in, no token, no rights, not listed, not readable.
+        assert_eq!(sign_in(&kw, first_pw).unwrap_err(), "invalid_credentials", "after {writes} writes");
+        let token = kw.run(token_request(bot));
+        assert_eq!(token.unwrap_err().code(), "not_found", "after {writes} writes");
+        let rights = kw.run(EffectivePermissions { identity_or_principal: bot.into(), tenant: "acme".into() });
+        assert!(rights.is_err() || rights.unwrap().is_empty(), "after {writes} writes");
+        let get = kw.run(GetAccount { actor: ROOT.into(), tenant: "acme".into(), principal: bot.into() });
+        assert_eq!(get.unwrap_err().code(), "not_found", "after {writes} writes");
+        assert_eq!(owned_in(&kw), 0, "after {writes} writes");
+        if writes % 2 == 1 {
+            kw.env().advance(quota_stale_ms() + 1); // the claim of the crashed call is stale now
+        }
+        // The rerun completes it — the crashed call's half-made account does not use up the
+        // only unit — and keeps the rerun's password and description.
+        let done = kw.run(sa_with_password(rerun_pw)).unwrap();
+        assert_eq!(done.description.as_deref(), Some("rerun-pass-2!"));
+        assert_eq!(done.roles, ["viewer"]);
+        sign_in(&kw, rerun_pw).unwrap();
+        assert_eq!(sign_in(&kw, first_pw).unwrap_err(), "invalid_credentials");
+        kw.run(token_request(bot)).unwrap();
+        let log = kw
+            .run(AuditLog {
+                actor: ROOT.into(),
+                tenant: "acme".into(),
+                filter: Some("action=service_account.create AND outcome=ok".into()),
+                page_size: None,
+                page_token: None,
+            })
+            .unwrap();
+        assert!(!log.events.is_empty(), "its event is stored");
+        let other = kw.run(CreateServiceAccount { name: "other".into(), ..service_account_request("x", None) });
+        assert_eq!(other.unwrap_err().code(), "quota_exceeded", "the cap still holds");
+    }
+    panic!("create_service_account never completed");
+}
+
+fn quota_stale_ms() -> i64 {
+    60_000
+}
+
+fn owned_in(kw: &Faulty) -> usize {
+    kw.run(ListAccounts {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        filter: Some("service_account=true".into()),
+        page_size: None,
+        page_token: None,
+    })
+    .unwrap()
+    .accounts
+    .len()
+}
