@@ -306,3 +306,154 @@ fn owned_in(kw: &Faulty) -> usize {
     .accounts
     .len()
 }
+
+fn stored(w: &World, prefix: &str) -> Vec<serde_json::Value> {
+    w.store()
+        .0
+        .list(prefix, None, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.value).unwrap())
+        .collect()
+}
+
+/// After a race with `delete_role(tenant, role)`: if the role is gone, no membership and no
+/// group names it, and defining it again gives `principal` nothing through it.
+fn no_deleted_role_in_use(
+    w: &World,
+    i: &support::interleave::Interleaving,
+    actor: &str,
+    tenant: &str,
+    principal: &str,
+) {
+    let role = "deployer";
+    let t = &stored(w, &format!("t/{tenant}"))[0];
+    if t["roles"].get(role).is_some() {
+        return; // the deletion lost: the role is in use (failed_precondition)
+    }
+    for m in stored(w, &format!("m/{tenant}/")) {
+        assert_ne!(m["role"], role, "k={}: a membership names the deleted role: {m} ({i:?})", i.k);
+    }
+    for (name, g) in t["groups"].as_object().unwrap() {
+        let roles = g["roles"].as_array().cloned().unwrap_or_default();
+        assert!(!roles.iter().any(|r| r == role), "k={}: group {name} names the deleted role", i.k);
+    }
+    let grants = vec![serde_json::from_value(serde_json::json!("models:write")).unwrap()];
+    w.run(DefineRole { actor: actor.into(), tenant: tenant.into(), role: role.into(), grants }).unwrap();
+    let rights = w.run(EffectivePermissions { identity_or_principal: principal.into(), tenant: tenant.into() });
+    let rights = rights.map(|r| r.into_iter().map(|g| g.source).collect::<Vec<_>>()).unwrap_or_default();
+    assert!(!rights.iter().any(|s| s.contains(role)), "k={}: the new role reaches the racer: {rights:?}", i.k);
+}
+
+fn with_deployer_role(w: &World) {
+    acme(w, serde_json::json!({}));
+    let grants = vec![serde_json::from_value(serde_json::json!("models:read")).unwrap()];
+    w.run(DefineRole { actor: ROOT.into(), tenant: "acme".into(), role: "deployer".into(), grants }).unwrap();
+    w.run(service_account_request("bot", None)).unwrap();
+}
+
+fn delete_deployer(actor: &str, tenant: &str) -> Call {
+    DeleteRole { actor: actor.into(), tenant: tenant.into(), role: "deployer".into() }.into_call()
+}
+
+const BOT: &str = "bot@acme.sa.keyward.local";
+
+#[test]
+fn r41_r62_delete_role_racing_set_role_never_leaves_the_role_in_use() {
+    let set_role = |_: &World| {
+        SetRole { actor: ROOT.into(), tenant: "acme".into(), principal: BOT.into(), role: Some("deployer".into()) }
+            .into_call()
+    };
+    let check = |w: &World, i: &support::interleave::Interleaving| no_deleted_role_in_use(w, i, ROOT, "acme", BOT);
+    for_every_write_point(with_deployer_role, set_role, |_| delete_deployer(ROOT, "acme"), check);
+    for_every_write_point(with_deployer_role, |_| delete_deployer(ROOT, "acme"), set_role, check);
+}
+
+#[test]
+fn r41_r62_delete_role_racing_create_service_account_or_create_group_never_leaves_the_role_in_use() {
+    let new_sa = |_: &World| service_account_request("racer", Some("deployer")).into_call();
+    let racer = "racer@acme.sa.keyward.local";
+    let check = |w: &World, i: &support::interleave::Interleaving| no_deleted_role_in_use(w, i, ROOT, "acme", racer);
+    for_every_write_point(with_deployer_role, new_sa, |_| delete_deployer(ROOT, "acme"), check);
+    for_every_write_point(with_deployer_role, |_| delete_deployer(ROOT, "acme"), new_sa, check);
+    let group = |_: &World| {
+        CreateGroup {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            group: "ops".into(),
+            roles: vec!["deployer".into()],
+            grants: vec![],
+        }
+        .into_call()
+    };
+    let check = |w: &World, i: &support::interleave::Interleaving| no_deleted_role_in_use(w, i, ROOT, "acme", BOT);
+    for_every_write_point(with_deployer_role, group, |_| delete_deployer(ROOT, "acme"), check);
+    for_every_write_point(with_deployer_role, |_| delete_deployer(ROOT, "acme"), group, check);
+}
+
+#[test]
+fn r41_r62_delete_role_racing_grant_access_never_leaves_the_role_in_use() {
+    let setup = |w: &World| {
+        two_tenants(w);
+        let grants = vec![serde_json::from_value(serde_json::json!("models:read")).unwrap()];
+        w.run(DefineRole { actor: BOSS.into(), tenant: "cust".into(), role: "deployer".into(), grants }).unwrap();
+    };
+    let grant = |_: &World| {
+        GrantAccess {
+            actor: BOSS.into(),
+            tenant: "cust".into(),
+            principal: "ann@acme.test".into(),
+            role: Some("deployer".into()),
+            grants: vec![],
+        }
+        .into_call()
+    };
+    let check =
+        |w: &World, i: &support::interleave::Interleaving| no_deleted_role_in_use(w, i, BOSS, "cust", "ann@acme.test");
+    for_every_write_point(setup, grant, |_| delete_deployer(BOSS, "cust"), check);
+    for_every_write_point(setup, |_| delete_deployer(BOSS, "cust"), grant, check);
+}
+
+#[test]
+fn r43_r62_delete_group_racing_add_group_member_keeps_no_member() {
+    let setup = |w: &World| {
+        acme(w, serde_json::json!({}));
+        w.run(service_account_request("bot", None)).unwrap();
+        w.run(CreateGroup {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            group: "ops".into(),
+            roles: vec![],
+            grants: vec![],
+        })
+        .unwrap();
+    };
+    let add = |_: &World| {
+        AddGroupMember { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), principal: BOT.into() }
+            .into_call()
+    };
+    let delete = |_: &World| DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into() }.into_call();
+    let check = |w: &World, i: &support::interleave::Interleaving| {
+        assert!(i.second.as_ref().is_some_and(|r| r.is_ok()) || i.first.is_ok(), "k={}: {i:?}", i.k);
+        let t = &stored(w, "t/acme")[0];
+        if t["groups"].get("ops").is_some() {
+            return;
+        }
+        for m in stored(w, "m/acme/") {
+            let groups = m["groups"].as_array().cloned().unwrap_or_default();
+            assert!(!groups.iter().any(|g| g == "ops"), "k={}: a member of the deleted group was kept: {m}", i.k);
+        }
+        w.run(CreateGroup {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            group: "ops".into(),
+            roles: vec!["admin".into()],
+            grants: vec![],
+        })
+        .unwrap();
+        let rights = w.run(EffectivePermissions { identity_or_principal: BOT.into(), tenant: "acme".into() }).unwrap();
+        assert!(rights.iter().all(|g| g.source != "group:ops"), "k={}: {rights:?}", i.k);
+    };
+    for_every_write_point(setup, add, delete, check);
+    for_every_write_point(setup, delete, add, check);
+}

@@ -15,6 +15,7 @@ use crate::op::Cx;
 use crate::records::{Account, Status};
 use crate::tenancy::groups::update_membership;
 use crate::tenancy::quota::{self, Held};
+use crate::tenancy::roles::{custom_role, pin_name, take_role_back};
 
 /// Applies `change` to the account's membership in the scope's tenant and records `action`.
 async fn change_access(
@@ -23,6 +24,7 @@ async fn change_access(
     principal: &str,
     action: &str,
     d: serde_json::Map<String, Value>,
+    pinned: bool,
     mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
 ) -> Result<Account> {
     let acc = account(cx, principal).await?;
@@ -34,6 +36,13 @@ async fn change_access(
         change(m)
     })
     .await?;
+    // A custom role just set may have been deleted meanwhile: pin it, or take it back.
+    if let Some(role) = custom_role(pinned.then_some(m.role.as_deref()).flatten()) {
+        if !pin_name(cx, scope.id(), |t| t.roles.contains_key(role)).await? {
+            take_role_back(cx, scope.id(), principal, role).await?;
+            return Err(Error::not_found(format!("role `{role}` in tenant `{}`", scope.id())));
+        }
+    }
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
     Ok(account_record(&acc.value, Some(&m), scope.id()))
 }
@@ -48,7 +57,7 @@ pub(crate) async fn set_role(cx: &Cx, a: SetRole) -> Result<Account> {
         scope.require_covers(cx, &grants, "access.set_role", &a.principal).await?;
     }
     let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
-    change_access(cx, &scope, &a.principal, "access.set_role", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.set_role", d, true, |m| {
         m.role = a.role.clone();
         Ok(())
     })
@@ -61,7 +70,7 @@ pub(crate) async fn grant_permissions(cx: &Cx, a: GrantPermissions) -> Result<Ac
     scope.require(cx, "accounts", "write", "access.grant", &a.principal).await?;
     scope.require_covers(cx, &a.grants, "access.grant", &a.principal).await?;
     let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
-    change_access(cx, &scope, &a.principal, "access.grant", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.grant", d, false, |m| {
         for g in &a.grants {
             if !m.grants.contains(g) {
                 m.grants.push(g.clone());
@@ -77,7 +86,7 @@ pub(crate) async fn revoke_permissions(cx: &Cx, a: RevokePermissions) -> Result<
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "write", "access.revoke", &a.principal).await?;
     let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
-    change_access(cx, &scope, &a.principal, "access.revoke", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.revoke", d, false, |m| {
         m.grants.retain(|g| !a.grants.contains(g));
         Ok(())
     })
@@ -146,8 +155,14 @@ async fn add_access(cx: &Cx, scope: &TenantScope, a: &GrantAccess, held: &mut He
             groups: Vec::new(),
             created_at: cx.now,
         };
-        if cx.put(&m_key, &member, existing.map(|m| m.version)).await?.is_none() {
-            continue;
+        let Some(version) = cx.put(&m_key, &member, existing.map(|m| m.version)).await? else { continue };
+        // A custom role given may have been deleted meanwhile: pin it, or take the access back
+        //
+        if let Some(role) = custom_role(a.role.as_deref()) {
+            if !pin_name(cx, &a.tenant, |t| t.roles.contains_key(role)).await? {
+                cx.delete(&m_key, version).await?;
+                return Err(Error::not_found(format!("role `{role}` in tenant `{}`", a.tenant)));
+            }
         }
         let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
         cx.record(&a.tenant, scope.actor.actor_ref(), "access.add_tenant", &a.principal, Ok(()), d).await?;

@@ -12,6 +12,7 @@ use crate::passwords::ops::new_hash;
 use crate::records::{Account, AccountKind, Status};
 use crate::tenancy::directory::claim_seats;
 use crate::tenancy::quota::{claim, release, Held, Unit};
+use crate::tenancy::roles::{custom_role, pin_name, take_role_back};
 use crate::validate;
 
 /// What a new account is given in its owner tenant.
@@ -110,6 +111,13 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
         // new one replaces it (its uid no longer matches any account).
         if cx.put(&m_key, &member, membership.map(|(_, v)| v)).await?.is_none() {
             continue;
+        }
+        // A custom role given may have been deleted meanwhile: pin it, or take it back.
+        if let Some(role) = custom_role(new.role.as_deref()) {
+            if !pin_name(cx, &tenant, |t| t.roles.contains_key(role)).await? {
+                take_role_back(cx, &tenant, &new.principal, role).await?;
+                return Err(Error::not_found(format!("role `{role}` in tenant `{tenant}`")));
+            }
         }
         // The event before the account becomes usable.
         let d = crate::audit::details([("kind", new.kind.as_str().into())]);
