@@ -92,7 +92,8 @@ async fn check_token(
         membership: raw.next().flatten(),
     };
     // A token whose account is gone, or re-created under its name, is nobody's.
-    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting) else {
+    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting && !a.creating)
+    else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
     let t = &token_doc.value;
@@ -353,7 +354,9 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option
         None => None,
     };
     let uid = identity.and_then(|i| i.uid.as_deref());
-    let Some(account) = account.map(|a| a.value).filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid)) else {
+    let Some(account) =
+        account.map(|a| a.value).filter(|a| !a.deleting && !a.creating && uid.is_none_or(|u| u == a.uid))
+    else {
         return Ok(None);
     };
     let (scopes, refused) = match (identity, token_id) {

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::{Account, Status};
 use crate::tenancy::groups::update_membership;
+use crate::tenancy::quota::{self, Held};
+use crate::tenancy::roles::{custom_role, pin_name, take_role_back};
 
 /// Applies `change` to the account's membership in the scope's tenant and records `action`.
 /// The actor must hold all of the account's rights there, judged again on the
@@ -26,6 +28,7 @@ async fn change_access(
     principal: &str,
     action: &str,
     d: serde_json::Map<String, Value>,
+    pinned: bool,
     mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
 ) -> Result<Account> {
     let acc = account(cx, principal).await?;
@@ -47,6 +50,13 @@ async fn change_access(
         change(m)
     })
     .await?;
+    // A custom role just set may have been deleted meanwhile: pin it, or take it back.
+    if let Some(role) = custom_role(pinned.then_some(m.role.as_deref()).flatten()) {
+        if !pin_name(cx, scope.id(), |t| t.roles.contains_key(role)).await? {
+            take_role_back(cx, scope.id(), principal, role).await?;
+            return Err(Error::not_found(format!("role `{role}` in tenant `{}`", scope.id())));
+        }
+    }
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
     Ok(account_record(&acc.value, Some(&m), scope.id()))
 }
@@ -61,7 +71,7 @@ pub(crate) async fn set_role(cx: &Cx, a: SetRole) -> Result<Account> {
         scope.require_covers(cx, &grants, "access.set_role", &a.principal).await?;
     }
     let d = details([("role", a.role.clone().map_or(Value::Null, Value::String))]);
-    change_access(cx, &scope, &a.principal, "access.set_role", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.set_role", d, true, |m| {
         m.role = a.role.clone();
         Ok(())
     })
@@ -74,7 +84,7 @@ pub(crate) async fn grant_permissions(cx: &Cx, a: GrantPermissions) -> Result<Ac
     scope.require(cx, "accounts", "write", "access.grant", &a.principal).await?;
     scope.require_covers(cx, &a.grants, "access.grant", &a.principal).await?;
     let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
-    change_access(cx, &scope, &a.principal, "access.grant", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.grant", d, false, |m| {
         for g in &a.grants {
             if !m.grants.contains(g) {
                 m.grants.push(g.clone());
@@ -90,7 +100,7 @@ pub(crate) async fn revoke_permissions(cx: &Cx, a: RevokePermissions) -> Result<
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "write", "access.revoke", &a.principal).await?;
     let d = details([("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null))]);
-    change_access(cx, &scope, &a.principal, "access.revoke", d, |m| {
+    change_access(cx, &scope, &a.principal, "access.revoke", d, false, |m| {
         m.grants.retain(|g| !a.grants.contains(g));
         Ok(())
     })
@@ -108,13 +118,21 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         given.extend(scope.role_grants(role)?);
     }
     scope.require_covers(cx, &given, "access.add_tenant", &a.principal).await?;
-    let target = account(cx, &a.principal).await?;
-    if target.value.kind == crate::records::AccountKind::User && target.value.status == Status::Active {
-        crate::tenancy::directory::ensure_seats(cx, &scope, 1, 0).await?;
-    }
+    let mut held = Held::default();
+    let granted = add_access(cx, &scope, &a, &mut held).await;
+    quota::release(cx, held).await;
+    granted
+}
+
+/// The writes of [`grant_access`]. An active user takes a seat: it is claimed before
+/// the account write, which is compare-and-set on the version whose status was judged, and
+/// held until the membership is written. A disabled user takes none; enabling it claims one
+/// in every tenant on its list, which the account write puts this one on first.
+async fn add_access(cx: &Cx, scope: &TenantScope, a: &GrantAccess, held: &mut Held) -> Result<Account> {
     let key = account_key(&a.principal);
     let m_key = membership_key(&a.tenant, &a.principal);
     let exists = || Error::exists(format!("access of `{}` to tenant `{}`", a.principal, a.tenant));
+    let mut seat = false;
     // The account's list of tenants first (it grants nothing by itself)...
     let mut listed = None;
     for _ in 0..MAX_ATTEMPTS {
@@ -124,6 +142,12 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         }
         if acc.value.status == Status::Revoked {
             return Err(Error::precondition(format!("account `{}` is revoked", a.principal)));
+        }
+        if !seat && acc.value.kind == crate::records::AccountKind::User && acc.value.status == Status::Active {
+            held.extend(
+                crate::tenancy::directory::claim_seats(cx, scope, std::slice::from_ref(&a.principal), &[]).await?,
+            );
+            seat = true;
         }
         let existing = cx.doc::<MembershipDoc>(&m_key).await?;
         if existing.as_ref().is_some_and(|m| m.value.uid == acc.value.uid) {
@@ -160,7 +184,15 @@ pub(crate) async fn grant_access(cx: &Cx, a: GrantAccess) -> Result<Account> {
         created_at: cx.now,
     };
     for _ in 0..MAX_ATTEMPTS {
-        if cx.put(&m_key, &member, expected).await?.is_some() {
+        if let Some(version) = cx.put(&m_key, &member, expected).await? {
+            // A custom role given may have been deleted meanwhile: pin it, or take the access
+            // back.
+            if let Some(role) = custom_role(a.role.as_deref()) {
+                if !pin_name(cx, &a.tenant, |t| t.roles.contains_key(role)).await? {
+                    cx.delete(&m_key, version).await?;
+                    return Err(Error::not_found(format!("role `{role}` in tenant `{}`", a.tenant)));
+                }
+            }
             return Ok(account_record(&acc, Some(&member), &a.tenant));
         }
         match cx.doc::<MembershipDoc>(&m_key).await? {

@@ -8,10 +8,11 @@ use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
 use crate::authz::admins::ensure_admin_remains_everywhere;
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
-use crate::docs::{account_key, membership_key, token_key, AccountDoc, MembershipDoc};
+use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Account, AccountKind, Status};
+use crate::tenancy::quota::{claim, release, Held, Unit};
 use crate::validate;
 
 fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> OwnerCheck<'a> {
@@ -98,19 +99,59 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
     .await
 }
 
-/// `disabled` → `active`; a revoked account is `failed_precondition`.
+/// `disabled` → `active`; a revoked account is `failed_precondition`. A disabled user
+/// starts taking a seat again in every tenant where it has access: each seat is claimed first,
+/// and past a `seat_limit` it is `quota_exceeded`. The claims are made for the tenants
+/// on the account as read; if that list changes before the status is written, they are made
+/// again.
 pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
-    let owner =
-        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable")).await?;
-    change_account(cx, owner, false, Default::default(), |doc| match doc.status {
-        Status::Revoked => Err(revoked(&doc.principal)),
-        Status::Active => Ok(false),
-        Status::Disabled => {
-            doc.status = Status::Active;
-            Ok(true)
+    for _ in 0..MAX_ATTEMPTS {
+        let owner =
+            load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable"))
+                .await?;
+        let seated = owner.target.value.clone();
+        let held = claim_seats_to_enable(cx, &seated).await?;
+        let mut moved = false;
+        let enabled = change_account(cx, owner, false, Default::default(), |doc| match doc.status {
+            Status::Revoked => Err(revoked(&doc.principal)),
+            Status::Active => Ok(false),
+            Status::Disabled if doc.kind == AccountKind::User && doc.tenants != seated.tenants => {
+                moved = true;
+                Err(conflict(&format!("account `{}`", doc.principal)))
+            }
+            Status::Disabled => {
+                doc.status = Status::Active;
+                Ok(true)
+            }
+        })
+        .await;
+        release(cx, held).await;
+        if !moved {
+            return enabled;
         }
-    })
-    .await
+    }
+    Err(conflict(&format!("account `{}`", a.principal)))
+}
+
+/// A seat for a disabled user in each tenant where it has access and a `seat_limit` applies.
+async fn claim_seats_to_enable(cx: &Cx, acc: &AccountDoc) -> Result<Held> {
+    let mut held = Held::default();
+    if acc.kind != AccountKind::User || acc.status != Status::Disabled {
+        return Ok(held);
+    }
+    let tenants: Vec<&String> = std::iter::once(&acc.tenant).chain(&acc.tenants).collect();
+    let keys: Vec<String> = tenants.iter().map(|t| tenant_key(t)).collect();
+    for (tenant, doc) in tenants.into_iter().zip(cx.docs::<TenantDoc>(&keys).await?) {
+        let Some(limit) = doc.and_then(|d| d.value.settings.seat_limit) else { continue };
+        match claim(cx, tenant, Unit::Seat, limit, std::slice::from_ref(&acc.principal), &[]).await {
+            Ok(h) => held.extend(h),
+            Err(e) => {
+                release(cx, held).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(held)
 }
 
 /// `active|disabled` → `revoked`, for good; the principal stays, inactive. Revoking a

@@ -100,7 +100,7 @@ pub(crate) async fn load_scope(cx: &Cx, actor: &Actor, tenant: &str) -> Result<T
         return Err(Error::not_found(format!("tenant `{tenant}`")));
     };
     let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&t_key, &t.value)?, version: t.version };
-    let account = a.map(|a| crate::op::parse::<AccountDoc>(&a_key, &a.value)).transpose()?.filter(|a| !a.deleting);
+    let account = a.map(|a| crate::op::parse::<AccountDoc>(&a_key, &a.value)).transpose()?.filter(|a| a.live());
     let membership =
         m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&m_key, &m.value)?, m.version))).transpose()?;
     let membership = membership.filter(|(m, _)| account.as_ref().is_some_and(|a| a.uid == m.uid));
@@ -354,7 +354,7 @@ pub(crate) async fn account_or_tombstone(cx: &Cx, principal: &str) -> Result<Doc
 pub(crate) async fn account(cx: &Cx, principal: &str) -> Result<Doc<AccountDoc>> {
     validate::principal_text(principal)?;
     match cx.doc::<AccountDoc>(&account_key(principal)).await? {
-        Some(doc) if !doc.value.deleting => Ok(doc),
+        Some(doc) if doc.value.live() => Ok(doc),
         _ => Err(Error::not_found(format!("account `{principal}`"))),
     }
 }

@@ -67,7 +67,7 @@ pub(crate) async fn ensure_admin_remains(cx: &Cx, tenant: &str, change: AdminCha
         .into_iter()
         .zip(accounts)
         .filter(|((_, uid), acc)| {
-            acc.as_ref().is_some_and(|a| !a.value.deleting && &a.value.uid == uid && a.value.status == Status::Active)
+            acc.as_ref().is_some_and(|a| a.value.live() && &a.value.uid == uid && a.value.status == Status::Active)
         })
         .map(|(c, _)| c)
         .collect();

@@ -82,7 +82,7 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
 /// cost, so the answer and its timing never tell these apart.
 pub(crate) async fn authenticate_password(cx: &Cx, a: AuthenticatePassword) -> Result<Identity> {
     let account = if crate::validate::principal_text(&a.principal).is_ok() {
-        cx.doc::<AccountDoc>(&account_key(&a.principal.to_lowercase())).await?.map(|d| d.value).filter(|d| !d.deleting)
+        cx.doc::<AccountDoc>(&account_key(&a.principal.to_lowercase())).await?.map(|d| d.value).filter(|d| d.live())
     } else {
         None
     };

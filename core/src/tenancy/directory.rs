@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{AccountKind, Seats, Status, SyncReport};
 use crate::tenancy::memberships;
+use crate::tenancy::quota::{self, Held, Unit};
 use crate::validate;
 
 /// Active users and service accounts with access to the tenant, read from its memberships.
@@ -24,7 +25,7 @@ pub(crate) async fn count_seats(cx: &Cx, tenant: &str) -> Result<(u64, u64)> {
     let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
     let (mut users, mut services) = (0, 0);
     for (m, acc) in members.iter().zip(cx.docs::<AccountDoc>(&keys).await?) {
-        let Some(acc) = acc.map(|d| d.value).filter(|a| !a.deleting && a.uid == m.uid) else { continue };
+        let Some(acc) = acc.map(|d| d.value).filter(|a| a.live() && a.uid == m.uid) else { continue };
         match acc.kind {
             AccountKind::User if acc.status == Status::Active => users += 1,
             AccountKind::User => {}
@@ -34,17 +35,15 @@ pub(crate) async fn count_seats(cx: &Cx, tenant: &str) -> Result<(u64, u64)> {
     Ok((users, services))
 }
 
-/// Refuses adding `new_users` active users past the tenant's `seat_limit`.
-pub(crate) async fn ensure_seats(cx: &Cx, scope: &TenantScope, new_users: u64, leaving: u64) -> Result<()> {
-    let Some(limit) = scope.tenant.value.settings.seat_limit else { return Ok(()) };
-    if new_users == 0 {
-        return Ok(());
+/// Claims a seat for each of `users` (principals about to become active users with access)
+/// under the tenant's `seat_limit`; `quota_exceeded` past it. `leaving` users give
+/// theirs up. Claimed by compare-and-set, so racing calls never both take the last seat
+/// ([`crate::tenancy::quota`]); release the claims once the users are written.
+pub(crate) async fn claim_seats(cx: &Cx, scope: &TenantScope, users: &[String], leaving: &[&str]) -> Result<Held> {
+    match scope.tenant.value.settings.seat_limit {
+        Some(limit) => quota::claim(cx, scope.id(), Unit::Seat, limit, users, leaving).await,
+        None => Ok(Held::default()),
     }
-    let (used, _) = count_seats(cx, scope.id()).await?;
-    if used.saturating_sub(leaving) + new_users > limit {
-        return Err(Error::quota(format!("tenant `{}` has {used} of {limit} seats in use", scope.id())));
-    }
-    Ok(())
 }
 
 /// `seat_usage`: active users count, service accounts apart; `accounts:read`.
@@ -147,7 +146,7 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     let owned_keys: Vec<String> = owned.iter().map(|m| account_key(&m.principal)).collect();
     let mut own: BTreeMap<String, AccountDoc> = BTreeMap::new();
     for (m, acc) in owned.iter().zip(cx.docs::<AccountDoc>(&owned_keys).await?) {
-        if let Some(acc) = acc.map(|d| d.value).filter(|d| !d.deleting && d.uid == m.uid && d.tenant == a.tenant) {
+        if let Some(acc) = acc.map(|d| d.value).filter(|d| d.live() && d.uid == m.uid && d.tenant == a.tenant) {
             own.insert(m.principal.clone(), acc);
         }
     }
@@ -156,7 +155,8 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     let mut report = SyncReport { created: 0, updated: 0, removed: 0, skipped: 0 };
     let (mut creates, mut renames) = (Vec::new(), Vec::new());
     for ((email, name), acc) in listed.iter().zip(existing) {
-        match acc.filter(|d| !d.value.deleting) {
+        // A user whose creation was interrupted is completed like a missing one.
+        match acc.filter(|d| !(d.value.deleting || d.value.creating && d.value.tenant == a.tenant)) {
             None => creates.push((email.clone(), name.clone())),
             Some(d) if d.value.tenant != a.tenant || d.value.kind != AccountKind::User => report.skipped += 1,
             Some(d) => {
@@ -179,9 +179,23 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         }
     }
     // Only active users hold seats: removing a disabled one frees none.
-    let freed = removes.iter().filter(|acc| acc.status == Status::Active).count();
-    ensure_seats(cx, &scope, creates.len() as u64, freed as u64).await?;
+    let new_users: Vec<String> = creates.iter().map(|(email, _)| email.clone()).collect();
+    let held = claim_seats(cx, &scope, &new_users, &leaving).await?;
+    let done = apply_sync(cx, &scope, &a, removes, renames, creates, report).await;
+    quota::release(cx, held).await;
+    done
+}
 
+/// The writes of [`sync_directory`], once everything is checked and the seats claimed.
+async fn apply_sync(
+    cx: &Cx,
+    scope: &TenantScope,
+    a: &SyncDirectory,
+    removes: Vec<&AccountDoc>,
+    renames: Vec<(Doc<AccountDoc>, String)>,
+    creates: Vec<(String, Option<String>)>,
+    mut report: SyncReport,
+) -> Result<SyncReport> {
     for p in removes.iter().map(|acc| &acc.principal) {
         if let Ok(acc) = account(cx, p).await {
             erase(cx, acc).await?;
@@ -207,7 +221,7 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     for (email, name) in creates {
         let local = email.split('@').next().unwrap_or_default().to_owned();
         let new = NewAccount::user(email, name.unwrap_or(local), None, false);
-        create_account(cx, &scope, new).await?;
+        create_account(cx, scope, new).await?;
         report.created += 1;
     }
     Ok(report)

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Group;
 use crate::tenancy::memberships;
+use crate::tenancy::roles::pin_name;
 use crate::validate;
 
 /// The group every account with access belongs to.
@@ -154,6 +155,17 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         Ok(())
     })
     .await?;
+    // The group may have been deleted (and its memberships cleared) between the check and the
+    // write: then the membership names no group and would give the rights of any group later
+    // created under that name. Pin the group, or take the membership back.
+    if add && !pin_name(cx, scope.id(), |t| t.groups.contains_key(group)).await? {
+        update_membership(cx, scope.id(), principal, |m| {
+            m.groups.retain(|g| g != group);
+            Ok(())
+        })
+        .await?;
+        return Err(Error::not_found(format!("group `{group}` in tenant `{}`", scope.id())));
+    }
     let d = details([("group", Value::String(group.to_owned()))]);
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
 }
@@ -170,18 +182,8 @@ pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group
     let grants = scope.group_grants(&a.group)?;
     scope.require_covers(cx, &grants, "group.add_member", &a.principal).await?;
     member_change(cx, &scope, &a.group, &a.principal, true).await?;
-    // The group may have been deleted (and its memberships cleared) between the check above and
-    // the write: then the membership just written names no group, and would give the rights of
-    // any group later created under that name. Take it back.
     let now = cx.doc::<TenantDoc>(&tenant_key(&a.tenant)).await?;
-    let Some(tenant) = now.filter(|t| t.value.groups.contains_key(&a.group)) else {
-        update_membership(cx, &a.tenant, &a.principal, |m| {
-            m.groups.retain(|g| g != &a.group);
-            Ok(())
-        })
-        .await?;
-        return Err(Error::not_found(format!("group `{}` in tenant `{}`", a.group, a.tenant)));
-    };
+    let tenant = now.ok_or_else(|| Error::not_found(format!("tenant `{}`", a.tenant)))?;
     group_record(cx, &tenant.value, &a.group).await
 }
 

@@ -7,7 +7,7 @@ use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
 use crate::authz::admins::{ensure_admin_remains, AdminChange};
 use crate::authz::compiled::builtin_role;
 use crate::call::{DefineRole, DeleteRole};
-use crate::docs::tenant_key;
+use crate::docs::{tenant_key, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Role;
@@ -76,4 +76,44 @@ pub(crate) async fn delete_role(cx: &Cx, a: DeleteRole) -> Result<()> {
         return Ok(());
     }
     Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
+
+/// Pins a name that a membership write just used: writes the tenant document back unchanged,
+/// by compare-and-set, at a version where `defined` still holds. `false` when it
+/// no longer does: the caller takes its write back.
+///
+/// A deletion reads the tenant, then the memberships, and writes the tenant at the version it
+/// read. So either this write lands first — the deletion's write fails and, reading again, it
+/// sees the membership (a role in use; a group member to clear) — or the deletion lands first
+/// and this call sees the name gone. A role or group being deleted never ends up in use.
+pub(crate) async fn pin_name(cx: &Cx, tenant: &str, defined: impl Fn(&TenantDoc) -> bool) -> Result<bool> {
+    let key = tenant_key(tenant);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(doc) = cx.doc::<TenantDoc>(&key).await? else { return Ok(false) };
+        if !defined(&doc.value) {
+            return Ok(false);
+        }
+        if cx.put(&key, &doc.value, Some(doc.version)).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Err(conflict(&format!("tenant `{tenant}`")))
+}
+
+/// Whether a membership naming `role` must be pinned: built-in roles are never deleted.
+pub(crate) fn custom_role(role: Option<&str>) -> Option<&str> {
+    role.filter(|r| builtin_role(r).is_none())
+}
+
+/// Clears `role` from a membership where a call just set it, once the role turned out to be
+/// deleted (see [`pin_name`]).
+pub(crate) async fn take_role_back(cx: &Cx, tenant: &str, principal: &str, role: &str) -> Result<()> {
+    crate::tenancy::groups::update_membership(cx, tenant, principal, |m| {
+        if m.role.as_deref() == Some(role) {
+            m.role = None;
+        }
+        Ok(())
+    })
+    .await
+    .map(|_| ())
 }

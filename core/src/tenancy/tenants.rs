@@ -78,6 +78,7 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
                     description: None,
                     status: Status::Active,
                     deleting: false,
+                    creating: false,
                     created_at: cx.now,
                     created_by: "system".into(),
                     updated_at: cx.now,

@@ -1,8 +1,9 @@
-//! Shared test support: a deterministic environment, a second store implementation, and the
-//! conformance scenario runner.
+//! Shared test support: a deterministic environment, a second store implementation, the
+//! conformance scenario runner, and the interleaving harness for races.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
 
+pub mod interleave;
 pub mod scenario;
 
 use std::cell::Cell;
@@ -52,6 +53,11 @@ pub struct TestEnv {
 impl TestEnv {
     pub fn new() -> TestEnv {
         TestEnv { now: Cell::new(T0), counter: Cell::new(0) }
+    }
+    /// A clock at `T0` whose seeds start after `base`: a second host whose random values never
+    /// repeat those of a `TestEnv::new()`.
+    pub fn with_seed_base(base: u64) -> TestEnv {
+        TestEnv { now: Cell::new(T0), counter: Cell::new(base) }
     }
     pub fn advance(&self, ms: i64) {
         self.now.set(self.now.get() + ms);
