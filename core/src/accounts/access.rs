@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
-use crate::authz::admins::{ensure_admin_remains, AdminChange};
+use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::pattern::Grant;
 use crate::call::{GrantAccess, GrantPermissions, RemoveAccess, RevokePermissions, SetRole};
 use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc, SCHEMA};
@@ -39,7 +39,7 @@ async fn change_access(
     scope.require_holds_all(cx, &current.value, action, principal).await?;
     let mut next = current.value.clone();
     change(&mut next)?;
-    ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
+    let touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
     let m = update_membership(cx, scope.id(), principal, |m| {
         if m.uid != acc.value.uid {
             return Err(gone());
@@ -56,6 +56,15 @@ async fn change_access(
             take_role_back(cx, scope.id(), principal, role).await?;
             return Err(Error::not_found(format!("role `{role}` in tenant `{}`", scope.id())));
         }
+    }
+    // Another call may have taken the other admins meanwhile: then undo this change.
+    if touched.0 && !confirm_admin_left(cx, scope.id()).await? {
+        update_membership(cx, scope.id(), principal, |m| {
+            *m = current.value.clone();
+            Ok(())
+        })
+        .await?;
+        return Err(undone(scope.id()));
     }
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
     Ok(account_record(&acc.value, Some(&m), scope.id()))
@@ -216,9 +225,10 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
         ));
     }
     let m_key = membership_key(&a.tenant, &a.principal);
+    let mut touched = false;
     if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await?.filter(|m| m.value.uid == acc.value.uid) {
         scope.require_holds_all(cx, &m.value, "access.remove_tenant", &a.principal).await?;
-        ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[a.principal.as_str()])).await?;
+        touched = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[a.principal.as_str()])).await?.0;
     }
     let mut removed = false;
     for _ in 0..MAX_ATTEMPTS {
@@ -228,6 +238,11 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
                     return Err(scope.holds_not_all(&a.principal));
                 }
                 if cx.delete(&m_key, m.version).await? {
+                    // Another call may have taken the other admins meanwhile.
+                    if touched && !confirm_admin_left(cx, &a.tenant).await? {
+                        cx.put(&m_key, &m.value, None).await?;
+                        return Err(undone(&a.tenant));
+                    }
                     removed = true;
                     break;
                 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
-use crate::authz::admins::ensure_admin_remains_everywhere;
+use crate::authz::admins::{ensure_admin_remains_everywhere, first_without_admin, undone};
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
 use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
@@ -29,10 +29,14 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
 
 /// Read-modify-write of the target account with retry, recorded as `action` in the
 /// owner tenant — and, with `everywhere`, in every tenant where the account has access.
+///
+/// `admin_of` are the tenants where the change takes an active admin away: after the write,
+/// each must still have one, or the write is undone.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
     everywhere: bool,
+    admin_of: Vec<String>,
     d: serde_json::Map<String, Value>,
     mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
 ) -> Result<Account> {
@@ -43,9 +47,13 @@ async fn change_account(
         let changed = change(&mut next)?;
         if changed {
             next.updated_at = cx.now;
-            if cx.put(&key, &next, Some(current.version)).await?.is_none() {
+            let Some(written) = cx.put(&key, &next, Some(current.version)).await? else {
                 current = crate::authz::admin::account(cx, &next.principal).await?;
                 continue;
+            };
+            if let Some(tenant) = first_without_admin(cx, &admin_of).await? {
+                cx.put(&key, &current.value, Some(written)).await?;
+                return Err(undone(&tenant));
             }
         }
         let mut tenants = vec![next.tenant.as_str()];
@@ -70,7 +78,7 @@ pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> 
     if owner.target.value.kind != AccountKind::Service {
         return Err(Error::invalid("principal", "only service accounts have a description"));
     }
-    change_account(cx, owner, false, Default::default(), |doc| {
+    change_account(cx, owner, false, Vec::new(), Default::default(), |doc| {
         let changed = doc.description != a.description;
         doc.description = a.description.clone();
         Ok(changed)
@@ -87,8 +95,8 @@ fn revoked(principal: &str) -> Error {
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
-    ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-    change_account(cx, owner, false, Default::default(), |doc| match doc.status {
+    let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+    change_account(cx, owner, false, admin_of, Default::default(), |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
         Status::Active => {
@@ -112,7 +120,7 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
         let seated = owner.target.value.clone();
         let held = claim_seats_to_enable(cx, &seated).await?;
         let mut moved = false;
-        let enabled = change_account(cx, owner, false, Default::default(), |doc| match doc.status {
+        let enabled = change_account(cx, owner, false, Vec::new(), Default::default(), |doc| match doc.status {
             Status::Revoked => Err(revoked(&doc.principal)),
             Status::Active => Ok(false),
             Status::Disabled if doc.kind == AccountKind::User && doc.tenants != seated.tenants => {
@@ -159,8 +167,8 @@ async fn claim_seats_to_enable(cx: &Cx, acc: &AccountDoc) -> Result<Held> {
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
-    ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-    change_account(cx, owner, true, Default::default(), |doc| {
+    let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+    change_account(cx, owner, true, admin_of, Default::default(), |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
         Ok(changed)
@@ -182,22 +190,27 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
         // An earlier deletion was interrupted after its tombstone: finish it.
         finish_deletion(cx, owner.target).await?;
     } else {
-        ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-        erase(cx, owner.target).await?;
+        let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+        erase(cx, owner.target, &admin_of).await?;
     }
     let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
     cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &a.principal, &d).await
 }
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
-/// write on, then [`finish_deletion`].
-pub(crate) async fn erase(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<()> {
+/// write on, then [`finish_deletion`]. In `admin_of`, the tenants where it was an
+/// active admin, another must remain once the tombstone is written, or it is lifted.
+pub(crate) async fn erase(cx: &Cx, mut current: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
     let key = account_key(&current.value.principal);
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         next.deleting = true;
         next.updated_at = cx.now;
         if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
+            if let Some(tenant) = first_without_admin(cx, admin_of).await? {
+                cx.put(&key, &current.value, Some(version)).await?;
+                return Err(undone(&tenant));
+            }
             return finish_deletion(cx, Doc { value: next, version }).await;
         }
         current = crate::authz::admin::account(cx, &current.value.principal).await?;

@@ -28,11 +28,20 @@ pub(crate) fn is_admin(rights: &Rights) -> bool {
     rights.covers(&Grant { permission: Permission::All, resource: Resource::All })
 }
 
+fn last_admin(tenant: &str) -> Error {
+    Error::precondition(format!("that would leave tenant `{tenant}` without an active admin"))
+}
+
+/// Whether the change takes an active admin away from the tenant: the caller must then
+/// [`confirm_admin_left`] after its write, since a concurrent call may have taken another.
+#[must_use]
+pub(crate) struct Touched(pub bool);
+
 /// Refuses (`failed_precondition`) a change that would leave `tenant`, which has an active
 /// admin, without one.
-pub(crate) async fn ensure_admin_remains(cx: &Cx, tenant: &str, change: AdminChange<'_>) -> Result<()> {
+pub(crate) async fn ensure_admin_remains(cx: &Cx, tenant: &str, change: AdminChange<'_>) -> Result<Touched> {
     let Some(doc) = cx.doc::<TenantDoc>(&tenant_key(tenant)).await? else {
-        return Ok(());
+        return Ok(Touched(false));
     };
     let before_policy = cx.engine.cache().tenant(&doc.value, doc.version);
     let after_policy = match &change {
@@ -56,8 +65,8 @@ pub(crate) async fn ensure_admin_remains(cx: &Cx, tenant: &str, change: AdminCha
     };
     let before = holders(&before_policy, false);
     let after = holders(&after_policy, true);
-    if after.len() == before.len() && after == before {
-        return Ok(());
+    if after == before {
+        return Ok(Touched(false));
     }
     // Only active accounts count, whose uid the membership names (not a deleted namesake's).
     let candidates: Vec<&(String, String)> = before.union(&after).collect();
@@ -74,16 +83,57 @@ pub(crate) async fn ensure_admin_remains(cx: &Cx, tenant: &str, change: AdminCha
     let had = before.iter().any(|c| active.contains(c));
     let keeps = after.iter().any(|c| active.contains(c));
     if had && !keeps {
-        return Err(Error::precondition(format!("that would leave tenant `{tenant}` without an active admin")));
+        return Err(last_admin(tenant));
     }
-    Ok(())
+    Ok(Touched(before.iter().any(|c| active.contains(c) && !after.contains(c))))
+}
+
+/// After a write that took an admin away ([`Touched`]): the tenant must still have an active
+/// admin. Two calls that each checked while the other's admin was still there may both have
+/// written; each then finds none, undoes its own write and refuses, so the race ends with the
+/// admins kept.
+pub(crate) async fn confirm_admin_left(cx: &Cx, tenant: &str) -> Result<bool> {
+    let Some(doc) = cx.doc::<TenantDoc>(&tenant_key(tenant)).await? else {
+        return Ok(true);
+    };
+    let policy = cx.engine.cache().tenant(&doc.value, doc.version);
+    let holders: Vec<MembershipDoc> = crate::tenancy::memberships(cx, tenant)
+        .await?
+        .into_iter()
+        .map(|m| m.value)
+        .filter(|m| is_admin(&policy.rights(m)))
+        .collect();
+    let keys: Vec<String> = holders.iter().map(|m| account_key(&m.principal)).collect();
+    let accounts = cx.docs::<AccountDoc>(&keys).await?;
+    Ok(holders.iter().zip(accounts).any(|(m, acc)| {
+        acc.is_some_and(|a| !a.value.deleting && a.value.uid == m.uid && a.value.status == Status::Active)
+    }))
+}
+
+/// The error of a change undone because the tenant's last admin went meanwhile.
+pub(crate) fn undone(tenant: &str) -> Error {
+    last_admin(tenant)
 }
 
 /// [`ensure_admin_remains`] in every tenant where `acc` has access: for changes that take the
-/// account away everywhere (deletion, disabling, revocation).
-pub(crate) async fn ensure_admin_remains_everywhere(cx: &Cx, acc: &AccountDoc) -> Result<()> {
+/// account away everywhere (deletion, disabling, revocation). Answers the tenants it was an
+/// active admin of, to confirm after the write.
+pub(crate) async fn ensure_admin_remains_everywhere(cx: &Cx, acc: &AccountDoc) -> Result<Vec<String>> {
+    let mut touched = Vec::new();
     for tenant in std::iter::once(&acc.tenant).chain(&acc.tenants) {
-        ensure_admin_remains(cx, tenant, AdminChange::Leaving(&[acc.principal.as_str()])).await?;
+        if ensure_admin_remains(cx, tenant, AdminChange::Leaving(&[acc.principal.as_str()])).await?.0 {
+            touched.push(tenant.clone());
+        }
     }
-    Ok(())
+    Ok(touched)
+}
+
+/// [`confirm_admin_left`] in each of `tenants`; the first left without an admin, if any.
+pub(crate) async fn first_without_admin(cx: &Cx, tenants: &[String]) -> Result<Option<String>> {
+    for tenant in tenants {
+        if !confirm_admin_left(cx, tenant).await? {
+            return Ok(Some(tenant.clone()));
+        }
+    }
+    Ok(None)
 }

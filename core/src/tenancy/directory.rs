@@ -9,7 +9,9 @@ use crate::accounts::create::{create_account, NewAccount};
 use crate::accounts::lifecycle::erase;
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
-use crate::authz::admins::{ensure_admin_remains, ensure_admin_remains_everywhere, AdminChange};
+use crate::authz::admins::{
+    ensure_admin_remains, ensure_admin_remains_everywhere, first_without_admin, undone, AdminChange,
+};
 use crate::call::{RemoveUser, SeatUsage, SyncDirectory};
 use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
@@ -70,33 +72,40 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         return Err(Error::not_found(format!("user `{email}` in tenant `{}`", a.tenant)));
     }
     let owned = acc.value.tenant == a.tenant;
-    if owned {
+    let admin_of = if owned {
         // Deleting the user removes its access everywhere.
-        ensure_admin_remains_everywhere(cx, &acc.value).await?;
+        ensure_admin_remains_everywhere(cx, &acc.value).await?
     } else {
-        ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
-    }
+        let touched = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
+        touched.0.then(|| a.tenant.clone()).into_iter().collect()
+    };
     // An owner's removal deletes the user: every tenant where it had access hears of it.
     let mut concerned = vec![a.tenant.clone()];
     if owned {
         concerned.extend(acc.value.tenants.iter().cloned());
     }
-    leave(cx, &a.tenant, acc).await?;
+    leave(cx, &a.tenant, acc, &admin_of).await?;
     let d = details([("owned", Value::Bool(owned))]);
     let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
     cx.record_each(&concerned, &scope.actor.actor_ref(), "user.remove", &email, &d).await
 }
 
-/// Deletes a user the tenant owns; removes the access of one it does not.
-async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>) -> Result<()> {
+/// Deletes a user the tenant owns; removes the access of one it does not. In `admin_of`, the
+/// tenants where it was an active admin, another must remain after the write, or it is undone
+///
+async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
     if acc.value.tenant == tenant {
-        return erase(cx, acc).await;
+        return erase(cx, acc, admin_of).await;
     }
     let principal = acc.value.principal.clone();
     let m_key = membership_key(tenant, &principal);
     if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await? {
         if m.value.uid == acc.value.uid && !cx.delete(&m_key, m.version).await? {
             return Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")));
+        }
+        if let Some(left) = first_without_admin(cx, admin_of).await? {
+            cx.put(&m_key, &m.value, None).await?;
+            return Err(undone(&left));
         }
     }
     let mut current = acc;
@@ -171,11 +180,14 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor.principal())));
     }
     let leaving: Vec<&str> = removes.iter().map(|acc| acc.principal.as_str()).collect();
-    ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&leaving)).await?;
+    // Checked before the first write, so a refused sync changes nothing; unlike the one-account
+    // operations, a sync does not undo itself when a concurrent call takes the other admins
+    // meanwhile (README "Known limits").
+    let _ = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&leaving)).await?;
     for acc in &removes {
         // Deleting a user removes its access to other tenants too.
         for other in &acc.tenants {
-            ensure_admin_remains(cx, other, AdminChange::Leaving(&[acc.principal.as_str()])).await?;
+            let _ = ensure_admin_remains(cx, other, AdminChange::Leaving(&[acc.principal.as_str()])).await?;
         }
     }
     // Only active users hold seats: removing a disabled one frees none.
@@ -198,7 +210,9 @@ async fn apply_sync(
 ) -> Result<SyncReport> {
     for p in removes.iter().map(|acc| &acc.principal) {
         if let Ok(acc) = account(cx, p).await {
-            erase(cx, acc).await?;
+            // Checked before the first write; a concurrent demotion of the other admins is not
+            // undone here (README "Known limits").
+            erase(cx, acc, &[]).await?;
             cx.record(
                 &a.tenant,
                 scope.actor.actor_ref(),

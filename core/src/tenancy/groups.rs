@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
-use crate::authz::admins::{ensure_admin_remains, AdminChange};
+use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::pattern::Grant;
 use crate::call::{
     Actor, AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
@@ -82,7 +82,9 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
         existing(&mut doc, &a.group)?;
         let mut after = doc.clone();
         after.groups.remove(&a.group);
-        ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&after)).await?;
+        // Checked before the memberships change; see README "Known limits" for a concurrent
+        // demotion of the other admins.
+        let _ = ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&after)).await?;
         for m in memberships(cx, &a.tenant).await? {
             if m.value.groups.contains(&a.group) {
                 update_membership(cx, &a.tenant, &m.value.principal, |m| {
@@ -141,11 +143,12 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         }
     };
     let current = cx.doc::<MembershipDoc>(&membership_key(scope.id(), principal)).await?;
+    let mut touched = false;
     if let Some(current) = current.filter(|m| m.value.uid == acc.value.uid) {
         scope.require_holds_all(cx, &current.value, action, principal).await?;
         let mut next = current.value.clone();
         change(&mut next);
-        ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
+        touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?.0;
     }
     update_membership(cx, scope.id(), principal, |m| {
         if !scope.holds_all(m) {
@@ -165,6 +168,18 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         })
         .await?;
         return Err(Error::not_found(format!("group `{group}` in tenant `{}`", scope.id())));
+    }
+    // Another call may have taken the other admins meanwhile: then undo this removal.
+    if touched && !confirm_admin_left(cx, scope.id()).await? {
+        update_membership(cx, scope.id(), principal, |m| {
+            if !m.groups.iter().any(|g| g == group) {
+                m.groups.push(group.to_owned());
+                m.groups.sort();
+            }
+            Ok(())
+        })
+        .await?;
+        return Err(undone(scope.id()));
     }
     let d = details([("group", Value::String(group.to_owned()))]);
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
@@ -225,11 +240,17 @@ async fn change_group_grants(
                 def.grants.retain(|x| x != g);
             }
         }
-        if !add {
-            ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?;
-        }
-        if cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
+        let touched = match add {
+            true => false,
+            false => ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?.0,
+        };
+        let Some(written) = cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
+        };
+        // Another call may have taken the other admins meanwhile: then undo this.
+        if touched && !confirm_admin_left(cx, tenant).await? {
+            cx.put(&tenant_key(tenant), &scope.tenant.value, Some(written)).await?;
+            return Err(undone(tenant));
         }
         let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
         cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;

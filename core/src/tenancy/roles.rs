@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
-use crate::authz::admins::{ensure_admin_remains, AdminChange};
+use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::compiled::builtin_role;
 use crate::call::{DefineRole, DeleteRole};
 use crate::docs::{tenant_key, TenantDoc};
@@ -32,11 +32,14 @@ pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
         scope.require_covers(cx, &a.grants, "role.define", &target).await?;
         let mut doc = scope.tenant.value.clone();
         let replaced = doc.roles.insert(a.role.clone(), a.grants.clone()).is_some();
-        if replaced {
-            ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?;
-        }
-        if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
+        let touched = replaced && ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?.0;
+        let Some(written) = cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
+        };
+        // Another call may have taken the other admins meanwhile: then undo this.
+        if touched && !confirm_admin_left(cx, &a.tenant).await? {
+            cx.put(&tenant_key(&a.tenant), &scope.tenant.value, Some(written)).await?;
+            return Err(undone(&a.tenant));
         }
         let d = details([
             ("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null)),
