@@ -7,6 +7,12 @@ export type Grant = string | { permission: string; resource?: string };
 /** A token scope: a grant, optionally limited to one tenant (R-26). */
 export type Scope = string | { permission: string; resource?: string; tenant?: string };
 export type Channel = 'api' | 'ui' | 'oidc';
+/**
+ * The actor of an admin operation: a principal, or an identity from `authenticate` — its token
+ * is read again (revoked or expired acts for nobody) and its scopes narrow the actor's rights
+ * (R-26).
+ */
+export type Actor = string | Identity;
 export type AccountKind = 'user' | 'service';
 export type Status = 'active' | 'disabled' | 'revoked';
 
@@ -50,7 +56,8 @@ export interface Decision {
 export interface Account {
   principal: string;
   id: string;
-  uid: string;
+  /** Null for a tenant that does not own the account (R-34), like description, createdBy, mfa, hasPassword. */
+  uid: string | null;
   kind: AccountKind;
   name: string;
   tenant: string;
@@ -63,7 +70,7 @@ export interface Account {
   mfa: boolean | null;
   hasPassword: boolean | null;
   createdAt: number;
-  createdBy: string;
+  createdBy: string | null;
   updatedAt: number;
 }
 
@@ -157,46 +164,46 @@ export declare class Engine {
   readonly store: Store | MemoryStore;
 
   createTenant(tenant: string, options: { admin: string; name?: string | null; settings?: Partial<Settings> | null }): Promise<Tenant>;
-  getTenant(actor: string, tenant: string): Promise<Tenant>;
-  updateTenantSettings(actor: string, tenant: string, settings: Partial<Settings>): Promise<Tenant>;
-  defineRole(actor: string, tenant: string, role: string, grants: Grant[]): Promise<Role>;
-  deleteRole(actor: string, tenant: string, role: string): Promise<void>;
-  createGroup(actor: string, tenant: string, group: string, options?: { roles?: string[]; grants?: Grant[] }): Promise<Group>;
-  deleteGroup(actor: string, tenant: string, group: string): Promise<void>;
-  addGroupMember(actor: string, tenant: string, group: string, principal: string): Promise<Group>;
-  removeGroupMember(actor: string, tenant: string, group: string, principal: string): Promise<Group>;
-  grantGroupPermissions(actor: string, tenant: string, group: string, grants: Grant[]): Promise<Group>;
-  revokeGroupPermissions(actor: string, tenant: string, group: string, grants: Grant[]): Promise<Group>;
-  createUser(actor: string, tenant: string, email: string, options?: { name?: string | null; role?: string | null; mfa?: boolean }): Promise<Account>;
-  removeUser(actor: string, tenant: string, email: string): Promise<void>;
-  syncDirectory(actor: string, tenant: string, users: Array<{ email: string; name?: string | null }>): Promise<SyncReport>;
+  getTenant(actor: Actor, tenant: string): Promise<Tenant>;
+  updateTenantSettings(actor: Actor, tenant: string, settings: Partial<Settings>): Promise<Tenant>;
+  defineRole(actor: Actor, tenant: string, role: string, grants: Grant[]): Promise<Role>;
+  deleteRole(actor: Actor, tenant: string, role: string): Promise<void>;
+  createGroup(actor: Actor, tenant: string, group: string, options?: { roles?: string[]; grants?: Grant[] }): Promise<Group>;
+  deleteGroup(actor: Actor, tenant: string, group: string): Promise<void>;
+  addGroupMember(actor: Actor, tenant: string, group: string, principal: string): Promise<Group>;
+  removeGroupMember(actor: Actor, tenant: string, group: string, principal: string): Promise<Group>;
+  grantGroupPermissions(actor: Actor, tenant: string, group: string, grants: Grant[]): Promise<Group>;
+  revokeGroupPermissions(actor: Actor, tenant: string, group: string, grants: Grant[]): Promise<Group>;
+  createUser(actor: Actor, tenant: string, email: string, options?: { name?: string | null; role?: string | null; mfa?: boolean }): Promise<Account>;
+  removeUser(actor: Actor, tenant: string, email: string): Promise<void>;
+  syncDirectory(actor: Actor, tenant: string, users: Array<{ email: string; name?: string | null }>): Promise<SyncReport>;
   createServiceAccount(
-    actor: string, tenant: string, name: string,
+    actor: Actor, tenant: string, name: string,
     options?: { description?: string | null; role?: string | null; grants?: Grant[]; password?: string | null },
   ): Promise<Account>;
-  getAccount(actor: string, tenant: string, principal: string): Promise<Account>;
-  listAccounts(actor: string, tenant: string, options?: Page): Promise<AccountPage>;
-  updateServiceAccount(actor: string, principal: string, options: { description: string | null }): Promise<Account>;
-  setRole(actor: string, tenant: string, principal: string, role: string | null): Promise<Account>;
-  grantPermissions(actor: string, tenant: string, principal: string, grants: Grant[]): Promise<Account>;
-  revokePermissions(actor: string, tenant: string, principal: string, grants: Grant[]): Promise<Account>;
-  grantAccess(actor: string, tenant: string, principal: string, options?: { role?: string | null; grants?: Grant[] }): Promise<Account>;
-  removeAccess(actor: string, tenant: string, principal: string): Promise<void>;
-  disableAccount(actor: string, principal: string): Promise<Account>;
-  enableAccount(actor: string, principal: string): Promise<Account>;
-  revokeAccount(actor: string, principal: string): Promise<Account>;
-  deleteAccount(actor: string, principal: string): Promise<void>;
-  setPassword(actor: string, principal: string, password: string | null): Promise<Account>;
+  getAccount(actor: Actor, tenant: string, principal: string): Promise<Account>;
+  listAccounts(actor: Actor, tenant: string, options?: Page): Promise<AccountPage>;
+  updateServiceAccount(actor: Actor, principal: string, options: { description: string | null }): Promise<Account>;
+  setRole(actor: Actor, tenant: string, principal: string, role: string | null): Promise<Account>;
+  grantPermissions(actor: Actor, tenant: string, principal: string, grants: Grant[]): Promise<Account>;
+  revokePermissions(actor: Actor, tenant: string, principal: string, grants: Grant[]): Promise<Account>;
+  grantAccess(actor: Actor, tenant: string, principal: string, options?: { role?: string | null; grants?: Grant[] }): Promise<Account>;
+  removeAccess(actor: Actor, tenant: string, principal: string): Promise<void>;
+  disableAccount(actor: Actor, principal: string): Promise<Account>;
+  enableAccount(actor: Actor, principal: string): Promise<Account>;
+  revokeAccount(actor: Actor, principal: string): Promise<Account>;
+  deleteAccount(actor: Actor, principal: string): Promise<void>;
+  setPassword(actor: Actor, principal: string, password: string | null): Promise<Account>;
   createToken(
-    actor: string, principal: string,
+    actor: Actor, principal: string,
     options?: { name?: string | null; ttlDays?: number | null; expiresAt?: number | null; neverExpires?: boolean; scopes?: Scope[] | null },
   ): Promise<TokenCreated>;
-  listTokens(actor: string, principal: string): Promise<TokenInfo[]>;
-  renameToken(actor: string, principal: string, tokenId: string, name: string): Promise<TokenInfo>;
-  revokeToken(actor: string, principal: string, tokenId: string): Promise<TokenInfo>;
-  rotateToken(actor: string, principal: string, tokenId: string, options?: { graceSeconds?: number }): Promise<TokenCreated>;
-  seatUsage(actor: string, tenant: string): Promise<Seats>;
-  auditLog(actor: string, tenant: string, options?: Page): Promise<AuditPage>;
+  listTokens(actor: Actor, principal: string): Promise<TokenInfo[]>;
+  renameToken(actor: Actor, principal: string, tokenId: string, name: string): Promise<TokenInfo>;
+  revokeToken(actor: Actor, principal: string, tokenId: string): Promise<TokenInfo>;
+  rotateToken(actor: Actor, principal: string, tokenId: string, options?: { graceSeconds?: number }): Promise<TokenCreated>;
+  seatUsage(actor: Actor, tenant: string): Promise<Seats>;
+  auditLog(actor: Actor, tenant: string, options?: Page): Promise<AuditPage>;
 
   authenticate(token: string, options?: { channel?: Channel }): Promise<Identity>;
   authenticatePassword(principal: string, password: string, options?: { channel?: Channel }): Promise<Identity>;

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
 
     println!("2. a service account with the built-in `inference-user` role");
     let bot = kw.run(CreateServiceAccount {
-        actor: root.clone(),
+        actor: root.clone().into(),
         tenant: "acme".into(),
         name: "support-bot-prod".into(),
         description: Some("answers support tickets".into()),
@@ -77,7 +77,7 @@ fn main() -> Result<()> {
 
     println!("3. a token, shown once");
     let created = kw.run(CreateToken {
-        actor: root.clone(),
+        actor: root.clone().into(),
         principal: bot.principal.clone(),
         name: Some("prod key".into()),
         ttl_days: Some(90),
@@ -98,7 +98,7 @@ fn main() -> Result<()> {
 
     println!("5. rotation with a one-hour grace period");
     let rotated = kw.run(RotateToken {
-        actor: root.clone(),
+        actor: root.clone().into(),
         principal: bot.principal.clone(),
         token_id: created.info.token_id.clone(),
         grace_seconds: Some(3600),
@@ -108,7 +108,7 @@ fn main() -> Result<()> {
 
     println!("6. revoking the old token");
     kw.run(RevokeToken {
-        actor: root.clone(),
+        actor: root.clone().into(),
         principal: bot.principal.clone(),
         token_id: created.info.token_id.clone(),
     })?;
@@ -116,7 +116,7 @@ fn main() -> Result<()> {
     show("new token", &verify(&kw, &rotated.token, "models:execute"));
 
     println!("7. the account's tokens (metadata only)");
-    for t in kw.run(ListTokens { actor: root.clone(), principal: bot.principal.clone() })? {
+    for t in kw.run(ListTokens { actor: root.clone().into(), principal: bot.principal.clone() })? {
         println!("  {} {:<10} revoked: {}", t.token_id, t.name, t.revoked_at.is_some());
     }
 
@@ -129,7 +129,7 @@ fn main() -> Result<()> {
         settings: None,
     })?;
     kw.run(GrantAccess {
-        actor: customer.clone(),
+        actor: customer.clone().into(),
         tenant: "globex".into(),
         principal: bot.principal.clone(),
         role: Some("viewer".into()),
@@ -138,12 +138,12 @@ fn main() -> Result<()> {
     show("models:read in globex", &verify_in(&kw, &rotated.token, "globex", "models:read"));
     show("models:execute in globex", &verify_in(&kw, &rotated.token, "globex", "models:execute"));
     show("models:execute in acme (unchanged)", &verify(&kw, &rotated.token, "models:execute"));
-    let denied = kw.run(DisableAccount { actor: customer.clone(), principal: bot.principal.clone() });
+    let denied = kw.run(DisableAccount { actor: customer.clone().into(), principal: bot.principal.clone() });
     println!("  {:<44} -> {}", "globex disables Acme's bot", denied.err().map(|e| e.code()).unwrap_or("ok"));
 
     println!("9. a filtered listing of acme");
     kw.run(CreateUser {
-        actor: root.clone(),
+        actor: root.clone().into(),
         tenant: "acme".into(),
         email: "ann@acme.test".into(),
         name: Some("Ann".into()),
@@ -152,7 +152,7 @@ fn main() -> Result<()> {
     })?;
     let filter = r#"service_account=true AND status="active""#;
     let page = kw.run(ListAccounts {
-        actor: root.clone(),
+        actor: root.clone().into(),
         tenant: "acme".into(),
         filter: Some(filter.into()),
         page_size: None,
@@ -165,7 +165,7 @@ fn main() -> Result<()> {
 
     println!("10. acme's audit trail, newest first");
     let log = kw.run(AuditLog {
-        actor: root.clone(),
+        actor: root.clone().into(),
         tenant: "acme".into(),
         filter: None,
         page_size: Some(20),

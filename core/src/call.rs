@@ -17,7 +17,8 @@ fn default_resource() -> String {
     "*".to_owned()
 }
 
-/// Identity record or bare principal, as `authorize` and `effective_permissions` take it.
+/// Identity record or bare principal, as `authorize` and `effective_permissions` take it, and
+/// as every admin operation takes its actor (API.md "Admin operations", R-26).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Subject {
@@ -36,9 +37,34 @@ pub struct IdentityRef {
     /// The account's uid when the identity was made; a re-created account does not match.
     #[serde(default)]
     pub uid: Option<String>,
+    /// The token that made the identity (`None` for a password sign-in). When set, the token
+    /// is read again: a revoked, expired or missing one acts for nobody, and its stored scopes
+    /// (not these) apply.
+    #[serde(default)]
+    pub token_id: Option<String>,
     /// Scopes of the token that made the identity.
     #[serde(default)]
     pub scopes: Option<Vec<Scope>>,
+}
+
+/// The actor of an admin operation: a principal (its full rights), or an identity from
+/// `authenticate`, whose token's scopes narrow its rights.
+pub type Actor = Subject;
+
+impl Subject {
+    /// The principal named.
+    pub fn principal(&self) -> &str {
+        match self {
+            Subject::Principal(p) => p,
+            Subject::Identity(i) => &i.principal,
+        }
+    }
+}
+
+impl From<String> for Subject {
+    fn from(p: String) -> Subject {
+        Subject::Principal(p)
+    }
 }
 
 impl From<&str> for Subject {
@@ -52,6 +78,7 @@ impl From<&Identity> for Subject {
         Subject::Identity(IdentityRef {
             principal: i.principal.clone(),
             uid: Some(i.uid.clone()),
+            token_id: i.token_id.clone(),
             scopes: i.scopes.clone(),
         })
     }
@@ -119,75 +146,75 @@ calls! {
     /// Creates a tenant and its first admin. Bootstrap: no actor; the host guards it.
     CreateTenant(CreateTenant { tenant: String, admin: String, name: Option<String> = "none", settings: Option<Map<String, Value>> = "none" }) -> Tenant(Tenant);
     /// A tenant's record; needs any access to it.
-    GetTenant(GetTenant { actor: String, tenant: String }) -> Tenant(Tenant);
+    GetTenant(GetTenant { actor: Actor, tenant: String }) -> Tenant(Tenant);
     /// Merges settings; `settings:write`.
-    UpdateTenantSettings(UpdateTenantSettings { actor: String, tenant: String, settings: Map<String, Value> }) -> Tenant(Tenant);
+    UpdateTenantSettings(UpdateTenantSettings { actor: Actor, tenant: String, settings: Map<String, Value> }) -> Tenant(Tenant);
     /// Creates or replaces a custom role; `roles:write`.
-    DefineRole(DefineRole { actor: String, tenant: String, role: String, grants: Vec<Grant> }) -> Role(Role);
+    DefineRole(DefineRole { actor: Actor, tenant: String, role: String, grants: Vec<Grant> }) -> Role(Role);
     /// Deletes an unused custom role; `roles:write`.
-    DeleteRole(DeleteRole { actor: String, tenant: String, role: String }) -> Nothing(());
+    DeleteRole(DeleteRole { actor: Actor, tenant: String, role: String }) -> Nothing(());
     /// Creates a group; `groups:write`.
-    CreateGroup(CreateGroup { actor: String, tenant: String, group: String, roles: Vec<String> = "empty", grants: Vec<Grant> = "empty" }) -> Group(Group);
+    CreateGroup(CreateGroup { actor: Actor, tenant: String, group: String, roles: Vec<String> = "empty", grants: Vec<Grant> = "empty" }) -> Group(Group);
     /// Deletes a group; `groups:write`.
-    DeleteGroup(DeleteGroup { actor: String, tenant: String, group: String }) -> Nothing(());
+    DeleteGroup(DeleteGroup { actor: Actor, tenant: String, group: String }) -> Nothing(());
     /// Adds an account to a group; `groups:write`.
-    AddGroupMember(AddGroupMember { actor: String, tenant: String, group: String, principal: String }) -> Group(Group);
+    AddGroupMember(AddGroupMember { actor: Actor, tenant: String, group: String, principal: String }) -> Group(Group);
     /// Removes an account from a group; `groups:write`.
-    RemoveGroupMember(RemoveGroupMember { actor: String, tenant: String, group: String, principal: String }) -> Group(Group);
+    RemoveGroupMember(RemoveGroupMember { actor: Actor, tenant: String, group: String, principal: String }) -> Group(Group);
     /// Adds grants to a group; `groups:write`.
-    GrantGroupPermissions(GrantGroupPermissions { actor: String, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
+    GrantGroupPermissions(GrantGroupPermissions { actor: Actor, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
     /// Removes grants from a group; `groups:write`.
-    RevokeGroupPermissions(RevokeGroupPermissions { actor: String, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
+    RevokeGroupPermissions(RevokeGroupPermissions { actor: Actor, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
     /// Creates a user owned by the tenant; `accounts:write`.
-    CreateUser(CreateUser { actor: String, tenant: String, email: String, name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no" }) -> Account(Account);
+    CreateUser(CreateUser { actor: Actor, tenant: String, email: String, name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no" }) -> Account(Account);
     /// Takes a user out of the tenant; `accounts:delete`.
-    RemoveUser(RemoveUser { actor: String, tenant: String, email: String }) -> Nothing(());
+    RemoveUser(RemoveUser { actor: Actor, tenant: String, email: String }) -> Nothing(());
     /// Makes the tenant's own users match an identity provider's list.
-    SyncDirectory(SyncDirectory { actor: String, tenant: String, users: Vec<DirectoryUser> }) -> SyncReport(SyncReport);
+    SyncDirectory(SyncDirectory { actor: Actor, tenant: String, users: Vec<DirectoryUser> }) -> SyncReport(SyncReport);
     /// Seats in use; `accounts:read`.
-    SeatUsage(SeatUsage { actor: String, tenant: String }) -> Seats(Seats);
+    SeatUsage(SeatUsage { actor: Actor, tenant: String }) -> Seats(Seats);
     /// Creates a service account; `accounts:write`.
-    CreateServiceAccount(CreateServiceAccount { actor: String, tenant: String, name: String, description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none" }) -> Account(Account);
+    CreateServiceAccount(CreateServiceAccount { actor: Actor, tenant: String, name: String, description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none" }) -> Account(Account);
     /// An account as seen from a tenant; `accounts:read`.
-    GetAccount(GetAccount { actor: String, tenant: String, principal: String }) -> Account(Account);
+    GetAccount(GetAccount { actor: Actor, tenant: String, principal: String }) -> Account(Account);
     /// Accounts with access to a tenant, by principal; `accounts:read`.
-    ListAccounts(ListAccounts { actor: String, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AccountPage(AccountPage);
+    ListAccounts(ListAccounts { actor: Actor, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AccountPage(AccountPage);
     /// Changes a service account's description; owner's `accounts:write`.
-    UpdateServiceAccount(UpdateServiceAccount { actor: String, principal: String, description: Option<String> }) -> Account(Account);
+    UpdateServiceAccount(UpdateServiceAccount { actor: Actor, principal: String, description: Option<String> }) -> Account(Account);
     /// Sets or clears the direct role in a tenant; `accounts:write`.
-    SetRole(SetRole { actor: String, tenant: String, principal: String, role: Option<String> }) -> Account(Account);
+    SetRole(SetRole { actor: Actor, tenant: String, principal: String, role: Option<String> }) -> Account(Account);
     /// Adds direct grants in a tenant; `accounts:write`.
-    GrantPermissions(GrantPermissions { actor: String, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
+    GrantPermissions(GrantPermissions { actor: Actor, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
     /// Removes direct grants in a tenant; `accounts:write`.
-    RevokePermissions(RevokePermissions { actor: String, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
+    RevokePermissions(RevokePermissions { actor: Actor, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
     /// Gives an account access to another tenant; `accounts:write` there.
-    GrantAccess(GrantAccess { actor: String, tenant: String, principal: String, role: Option<String> = "none", grants: Vec<Grant> = "empty" }) -> Account(Account);
+    GrantAccess(GrantAccess { actor: Actor, tenant: String, principal: String, role: Option<String> = "none", grants: Vec<Grant> = "empty" }) -> Account(Account);
     /// Removes an account's access to a non-owner tenant; `accounts:write` there.
-    RemoveAccess(RemoveAccess { actor: String, tenant: String, principal: String }) -> Nothing(());
+    RemoveAccess(RemoveAccess { actor: Actor, tenant: String, principal: String }) -> Nothing(());
     /// Disables an account; owner's `accounts:write`.
-    DisableAccount(DisableAccount { actor: String, principal: String }) -> Account(Account);
+    DisableAccount(DisableAccount { actor: Actor, principal: String }) -> Account(Account);
     /// Enables a disabled account; owner's `accounts:write`.
-    EnableAccount(EnableAccount { actor: String, principal: String }) -> Account(Account);
+    EnableAccount(EnableAccount { actor: Actor, principal: String }) -> Account(Account);
     /// Revokes an account for good; owner's `accounts:write`.
-    RevokeAccount(RevokeAccount { actor: String, principal: String }) -> Account(Account);
+    RevokeAccount(RevokeAccount { actor: Actor, principal: String }) -> Account(Account);
     /// Deletes an account and its credentials; owner's `accounts:delete`.
-    DeleteAccount(DeleteAccount { actor: String, principal: String }) -> Nothing(());
+    DeleteAccount(DeleteAccount { actor: Actor, principal: String }) -> Nothing(());
     /// Issues a token (R-20..R-23); owner's `tokens:write`.
-    CreateToken(CreateToken { actor: String, principal: String, name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none" }) -> TokenCreated(TokenCreated);
+    CreateToken(CreateToken { actor: Actor, principal: String, name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none" }) -> TokenCreated(TokenCreated);
     /// An account's tokens, revoked and expired included; owner's `tokens:read`.
-    ListTokens(ListTokens { actor: String, principal: String }) -> Tokens(Vec<TokenInfo>);
+    ListTokens(ListTokens { actor: Actor, principal: String }) -> Tokens(Vec<TokenInfo>);
     /// Renames a token; owner's `tokens:write`.
-    RenameToken(RenameToken { actor: String, principal: String, token_id: String, name: String }) -> TokenInfo(TokenInfo);
+    RenameToken(RenameToken { actor: Actor, principal: String, token_id: String, name: String }) -> TokenInfo(TokenInfo);
     /// Revokes a token; owner's `tokens:write`.
-    RevokeToken(RevokeToken { actor: String, principal: String, token_id: String }) -> TokenInfo(TokenInfo);
+    RevokeToken(RevokeToken { actor: Actor, principal: String, token_id: String }) -> TokenInfo(TokenInfo);
     /// Rotates a token with a grace period; owner's `tokens:write`.
-    RotateToken(RotateToken { actor: String, principal: String, token_id: String, grace_seconds: Option<u64> = "none" }) -> TokenCreated(TokenCreated);
+    RotateToken(RotateToken { actor: Actor, principal: String, token_id: String, grace_seconds: Option<u64> = "none" }) -> TokenCreated(TokenCreated);
     /// Sets or clears a service account's password; owner's `accounts:write`.
-    SetPassword(SetPassword { actor: String, principal: String, password: Option<Secret> }) -> Account(Account);
+    SetPassword(SetPassword { actor: Actor, principal: String, password: Option<Secret> }) -> Account(Account);
     /// Signs in with a password (R-10..R-13, R-51); raises on failure.
     AuthenticatePassword(AuthenticatePassword { principal: String, password: Secret, channel: Channel = "api" }) -> Identity(Identity);
     /// A tenant's audit events, newest first; `audit:read`.
-    AuditLog(AuditLog { actor: String, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AuditPage(AuditPage);
+    AuditLog(AuditLog { actor: Actor, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AuditPage(AuditPage);
     /// Verifies a token (R-10..R-15); raises on failure.
     Authenticate(Authenticate { token: Secret, channel: Channel = "api" }) -> Identity(Identity);
     /// Decides a permission for an identity or principal in a tenant.

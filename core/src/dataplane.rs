@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::audit::{details, ActorRef, AuditEvent};
 use crate::authz::pattern::{check_requested_resource, parse_requested_permission, Scope};
-use crate::call::{Authenticate, Authorize, EffectivePermissions, IdentityRef, Subject, Verify};
+use crate::call::{Authenticate, Authorize, EffectivePermissions, Subject, Verify};
 use std::sync::Arc;
 
 use crate::authz::compiled::Rights;
@@ -108,7 +108,8 @@ async fn check_token(
         }
     }
     // A token whose account is gone, or re-created under its name, is nobody's.
-    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting) else {
+    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting && !a.creating)
+    else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
     let t = &token_doc.value;
@@ -330,16 +331,33 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
     }
 }
 
-/// The subject's account and its access to the tenant, in one round. `None` for an unknown
-/// principal, or an identity whose account was deleted (and perhaps re-created).
-async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option<(AccountHead, Access)>> {
-    let (principal, uid) = match subject {
+/// What `authorize` and `effective_permissions` read about their subject, in one round.
+struct Loaded {
+    account: AccountHead,
+    access: Access,
+    /// The scopes that bind: a token's as stored, or an identity's own when it has no token.
+    scopes: Option<Vec<Scope>>,
+    /// Why an identity acts for nobody: its token is gone, another uid's, revoked or expired
+    ///
+    refused: Option<Error>,
+}
+
+/// The subject's account and its access to the tenant — and, for an identity made by a token,
+/// that token — in one round. `None` for an unknown principal, or an identity whose
+/// account was deleted (and perhaps re-created).
+async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option<Loaded>> {
+    let (principal, identity) = match subject {
         Subject::Principal(p) => (p.as_str(), None),
-        Subject::Identity(IdentityRef { principal, uid, .. }) => (principal.as_str(), uid.as_deref()),
+        Subject::Identity(i) => (i.principal.as_str(), Some(i)),
     };
     validate::principal_text(principal)?;
+    let token_id = identity.and_then(|i| i.token_id.as_deref());
+    // A token id that could never be one is a token that is gone: no key is built from it.
+    let token_key = token_id.filter(|id| format::is_token_id(id)).map(token_key);
     let [a_key, t_key, m_key] = [account_key(principal), tenant_key(tenant), membership_key(tenant, principal)];
-    let mut raw = cx.get_many(&[a_key.clone(), t_key, m_key.clone()]).await?.into_iter();
+    let mut keys = vec![a_key.clone(), t_key, m_key.clone()];
+    keys.extend(token_key.clone());
+    let mut raw = cx.get_many(&keys).await?.into_iter();
     let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
     let access = Access {
         tenant: tenant.to_owned(),
@@ -347,35 +365,49 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option
         membership_key: m_key,
         membership: raw.next().flatten(),
     };
-    let account = account.map(|a| a.value).filter(|a| !a.deleting && uid.is_none_or(|u| u == a.uid));
-    Ok(account.map(|a| (a, access)))
+    let token = match &token_key {
+        Some(key) => doc_of::<TokenDoc>(key, raw.next().flatten())?.map(|d| d.value),
+        None => None,
+    };
+    let uid = identity.and_then(|i| i.uid.as_deref());
+    let Some(account) =
+        account.map(|a| a.value).filter(|a| !a.deleting && !a.creating && uid.is_none_or(|u| u == a.uid))
+    else {
+        return Ok(None);
+    };
+    let (scopes, refused) = match (identity, token_id) {
+        (None, _) => (None, None),
+        (Some(i), None) => (i.scopes.clone(), None),
+        // A creation under way is no token: no identity could have come from it.
+        (Some(_), Some(id)) => match token.filter(|t| {
+            t.uid == account.uid && t.token_id == id && t.pending.as_ref().is_none_or(|p| p.rotation_of.is_some())
+        }) {
+            None => (None, Some(Error::InvalidCredentials)),
+            Some(t) if t.revoked_at.is_some() => (None, Some(Error::TokenRevoked)),
+            Some(t) if t.expires_at.is_some_and(|at| cx.now >= at) => (None, Some(Error::TokenExpired)),
+            Some(t) => (t.scopes, None),
+        },
+    };
+    Ok(Some(Loaded { account, access, scopes, refused }))
 }
 
-fn subject_scopes(subject: &Subject) -> Option<&[Scope]> {
-    match subject {
-        Subject::Principal(_) => None,
-        Subject::Identity(i) => i.scopes.as_deref(),
-    }
-}
-
-/// Decides a permission for an identity or principal in a tenant.
+/// Decides a permission for an identity or principal in a tenant. An identity's
+/// token is checked again in the same read round: its failure is the decision's reason.
 pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
     let d = decision_details(&q, None);
-    let Some((account, access)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
-        let target = match &a.identity_or_principal {
-            Subject::Principal(p) => p.clone(),
-            Subject::Identity(i) => i.principal.clone(),
-        };
+    let Some(loaded) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
+        let target = a.identity_or_principal.principal().to_owned();
         emit(cx, Some(&a.tenant), None, "auth.authorize", target, Some("not_found"), d);
         return Ok(denied(&Error::not_found(""), None));
     };
-    let decision = match status_error(account.status) {
+    let account = &loaded.account;
+    let decision = match loaded.refused.clone().or_else(|| status_error(account.status)) {
         Some(e) => denied(&e, Some(&account.principal)),
-        None => decide(cx, &account, &access, subject_scopes(&a.identity_or_principal), &q)?,
+        None => decide(cx, account, &loaded.access, loaded.scopes.as_deref(), &q)?,
     };
     let reason = (!decision.allowed).then_some(decision.reason.as_str());
-    emit(cx, Some(&a.tenant), Some(&account), "auth.authorize", account.principal.clone(), reason, d);
+    emit(cx, Some(&a.tenant), Some(account), "auth.authorize", account.principal.clone(), reason, d);
     Ok(decision)
 }
 
@@ -384,17 +416,23 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
 /// access to the tenant, may do nothing: `[]`. An unknown principal is `not_found`.
 pub(crate) async fn effective_permissions(cx: &Cx, a: EffectivePermissions) -> Result<Vec<EffectiveGrant>> {
     validate::tenant_id(&a.tenant)?;
-    let Some((account, access)) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
+    let Some(Loaded { account, access, scopes, refused }) =
+        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
+    else {
         return Err(Error::not_found("account"));
     };
+    // An identity whose token no longer holds may do nothing, and says why.
+    if let Some(error) = refused {
+        return Err(error);
+    }
     if account.status != Status::Active {
         return Ok(Vec::new());
     }
     let Some(rights) = rights_in(cx, &account, &access)? else {
         return Ok(Vec::new());
     };
-    let scopes: Option<Vec<&Scope>> = subject_scopes(&a.identity_or_principal)
-        .map(|s| s.iter().filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant)).collect());
+    let scopes: Option<Vec<&Scope>> =
+        scopes.as_ref().map(|s| s.iter().filter(|s| s.tenant.as_deref().is_none_or(|st| st == a.tenant)).collect());
     let mut out: Vec<EffectiveGrant> = Vec::new();
     for (grant, source) in rights.entries() {
         let narrowed: Vec<_> = match &scopes {

@@ -70,6 +70,11 @@ pub struct AccountDoc {
     /// Set while a deletion is being cleaned up: the account is gone for every purpose.
     #[serde(default)]
     pub deleting: bool,
+    /// Set while a creation is under way: written first, cleared last, after the
+    /// membership and the audit event. Until then the account is absent for every purpose: no
+    /// rights, no credential, not listed; a rerun of the creation completes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
     pub created_at: i64,
     pub created_by: String,
     pub updated_at: i64,
@@ -99,6 +104,8 @@ pub struct AccountHead {
     #[serde(default)]
     pub deleting: bool,
     #[serde(default)]
+    pub creating: bool,
+    #[serde(default)]
     pub mfa: bool,
 }
 
@@ -112,8 +119,14 @@ impl AccountDoc {
             tenant: self.tenant.clone(),
             status: self.status,
             deleting: self.deleting,
+            creating: self.creating,
             mfa: self.mfa,
         }
+    }
+
+    /// Whether the account exists for every purpose: not half-created, not being deleted.
+    pub fn live(&self) -> bool {
+        !self.deleting && !self.creating
     }
 
     /// Whether this account has a membership document in `tenant`.

@@ -129,8 +129,8 @@ pub struct Account {
     pub principal: String,
     /// `sa::<name>` or `user::<email>`.
     pub id: String,
-    /// Immutable random id.
-    pub uid: String,
+    /// Immutable random id; null for a tenant that does not own the account.
+    pub uid: Option<String>,
     /// `user` or `service`.
     pub kind: AccountKind,
     /// Name or the email's local part.
@@ -139,7 +139,7 @@ pub struct Account {
     pub tenant: String,
     /// Whether the tenant asked about owns the account.
     pub owned: bool,
-    /// Free text, at most 1,000 characters.
+    /// Free text, at most 1,000 characters; null for a non-owner.
     pub description: Option<String>,
     /// Lifecycle status.
     pub status: Status,
@@ -149,14 +149,14 @@ pub struct Account {
     pub groups: Vec<String>,
     /// Direct grants in that tenant.
     pub grants: Vec<Grant>,
-    /// For users: whether a second factor is required on `ui`/`oidc`.
+    /// For users: whether a second factor is required on `ui`/`oidc`; null for a non-owner.
     pub mfa: Option<bool>,
-    /// For service accounts: whether a password is set.
+    /// For service accounts: whether a password is set; null for a non-owner.
     pub has_password: Option<bool>,
     /// Creation time.
     pub created_at: i64,
-    /// Principal of the creator, `"system"` for a tenant's first admin.
-    pub created_by: String,
+    /// Principal of the creator, `"system"` for a tenant's first admin; null for a non-owner.
+    pub created_by: Option<String>,
     /// Last change.
     pub updated_at: i64,
 }

@@ -15,6 +15,7 @@
 //! | `a/<principal>` | account: `uid`, kind, owner tenant, status, the tenants it has access to, its token ids |
 //! | `m/<tenant>/<principal>` | membership: the account's access to one tenant (`uid`, direct role, direct grants, groups) |
 //! | `k/<token_id>` | token: `uid` and principal it belongs to, hash of the secret, lifetime, scopes; `pending` while its creation is under way (not usable, not listed), `rotation` (a claim) and `rotated_to` (its successor) for rotation |
+//! | `q/<tenant>` | claims on the tenant's capped units (`max_service_accounts`, `seat_limit`) in flight, written by compare-and-set before a unit is taken (R-62, `tenancy::quota`) |
 //! | `e/<tenant>/<inverted time>.<inverted sequence>` | audit event (newest first in key order; the sequence orders one millisecond's events) |
 //!
 //! Invariants (DESIGN.md): `verify` reads `k/<id>`, then `a/<principal>`, `t/<tenant>` and

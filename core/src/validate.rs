@@ -81,6 +81,27 @@ pub fn email(email: &str, sa_domain: &str) -> Result<String> {
     Ok(lower)
 }
 
+/// An admin operation's actor: an email R-03 would accept, or a service-account
+/// principal of R-02 (`<name>@<tenant>.sa.<domain>`), at most 320 characters. The error names
+/// the argument, never its value: a token passed here must not be echoed.
+pub fn actor(principal: &str, sa_domain: &str) -> Result<()> {
+    let refuse = || Err(Error::invalid("actor", "not a principal: an email or a service-account principal"));
+    if principal.chars().count() > 320 || principal_text(principal).is_err() {
+        return refuse();
+    }
+    let service = principal.split_once('@').is_some_and(|(name, domain)| {
+        domain
+            .strip_suffix(sa_domain)
+            .and_then(|d| d.strip_suffix(".sa."))
+            .is_some_and(|tenant| tenant_id(tenant).is_ok() && service_account_name(name).is_ok())
+    });
+    if service || email(principal, sa_domain).is_ok() {
+        Ok(())
+    } else {
+        refuse()
+    }
+}
+
 /// Description: at most 1,000 characters.
 pub fn description(text: &str) -> Result<()> {
     if text.chars().count() <= 1000 {
@@ -139,6 +160,20 @@ mod tests {
         assert!(email("bot@acme.sa.keyward.local", "keyward.local").is_err());
         for bad in ["ann", "@acme.test", "ann@", "a b@acme.test", "ann@@acme.test"] {
             assert!(email(bad, "keyward.local").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn r81_an_actor_is_an_email_or_a_service_account_principal() {
+        for ok in ["ann@acme.test", "bot@acme.sa.keyward.local", "a-b@0-x.sa.keyward.local"] {
+            assert!(actor(ok, "keyward.local").is_ok(), "{ok}");
+        }
+        let long = format!("{}@acme.test", "a".repeat(320));
+        let token = "kw_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB000000";
+        for bad in ["", "ann", "x@.sa.keyward.local", "Bot@acme.sa.keyward.local", token, &long, "a b@acme.test"] {
+            let e = actor(bad, "keyward.local").unwrap_err();
+            assert_eq!(e.field(), Some("actor"), "{bad}");
+            assert!(bad.is_empty() || !e.to_string().contains(bad), "the error echoes {bad}");
         }
     }
 

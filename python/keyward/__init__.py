@@ -76,6 +76,8 @@ from ._types import (
 __version__: str = _keyward.__version__
 
 __all__ = [
+    "Actor",
+    "Subject",
     "Engine",
     "MemoryStore",
     "Store",
@@ -130,6 +132,11 @@ __all__ = [
 
 Subject = Union[str, Identity, Mapping[str, Any]]
 """A principal, or an identity from ``authenticate`` (its token's scopes then apply, R-26)."""
+
+Actor = Subject
+"""The actor of an admin operation: a principal, or an identity from ``authenticate`` — its
+token is read again (revoked or expired acts for nobody) and its scopes narrow the actor's
+rights (R-26)."""
 
 
 class Engine:
@@ -208,13 +215,13 @@ class Engine:
         args = {"tenant": tenant, "admin": admin, "name": name, "settings": settings}
         return cast(Tenant, self._call("create_tenant", args))
 
-    def get_tenant(self, actor: str, tenant: str) -> Tenant:
+    def get_tenant(self, actor: Actor, tenant: str) -> Tenant:
         """The tenant's record; needs any access to the tenant (R-46)."""
         return cast(Tenant, self._call("get_tenant", {"actor": actor, "tenant": tenant}))
 
     # -- Tenants, roles, groups ----------------------------------------------------------------
 
-    def update_tenant_settings(self, actor: str, tenant: str, settings: Mapping[str, Any]) -> Tenant:
+    def update_tenant_settings(self, actor: Actor, tenant: str, settings: Mapping[str, Any]) -> Tenant:
         """Merges ``settings`` into the tenant's, each value validated (R-60); ``settings:write``.
 
         Keys: ``default_token_ttl_days``, ``max_token_ttl_days``, ``allow_non_expiring_tokens``,
@@ -224,7 +231,7 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "settings": settings}
         return cast(Tenant, self._call("update_tenant_settings", args))
 
-    def define_role(self, actor: str, tenant: str, role: str, grants: Sequence[GrantInput]) -> Role:
+    def define_role(self, actor: Actor, tenant: str, role: str, grants: Sequence[GrantInput]) -> Role:
         """Creates or replaces custom role ``role`` (R-41); ``roles:write``.
 
         Built-in names are refused; the actor must hold every grant it gives (R-47).
@@ -232,13 +239,13 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "role": role, "grants": grants}
         return cast(Role, self._call("define_role", args))
 
-    def delete_role(self, actor: str, tenant: str, role: str) -> None:
+    def delete_role(self, actor: Actor, tenant: str, role: str) -> None:
         """Deletes a custom role (R-41); one still in use is :class:`FailedPrecondition`."""
         self._call("delete_role", {"actor": actor, "tenant": tenant, "role": role})
 
     def create_group(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         group: str,
         *,
@@ -249,29 +256,29 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "group": group, "roles": roles, "grants": grants}
         return cast(Group, self._call("create_group", args))
 
-    def delete_group(self, actor: str, tenant: str, group: str) -> None:
+    def delete_group(self, actor: Actor, tenant: str, group: str) -> None:
         """Deletes a group (R-43); ``everyone`` cannot be deleted (R-42); ``groups:write``."""
         self._call("delete_group", {"actor": actor, "tenant": tenant, "group": group})
 
-    def add_group_member(self, actor: str, tenant: str, group: str, principal: str) -> Group:
+    def add_group_member(self, actor: Actor, tenant: str, group: str, principal: str) -> Group:
         """Adds an account with access to the tenant to a group (R-43, R-47); ``groups:write``."""
         args = {"actor": actor, "tenant": tenant, "group": group, "principal": principal}
         return cast(Group, self._call("add_group_member", args))
 
-    def remove_group_member(self, actor: str, tenant: str, group: str, principal: str) -> Group:
+    def remove_group_member(self, actor: Actor, tenant: str, group: str, principal: str) -> Group:
         """Removes an account from a group; never from ``everyone`` (R-42); ``groups:write``."""
         args = {"actor": actor, "tenant": tenant, "group": group, "principal": principal}
         return cast(Group, self._call("remove_group_member", args))
 
     def grant_group_permissions(
-        self, actor: str, tenant: str, group: str, grants: Sequence[GrantInput]
+        self, actor: Actor, tenant: str, group: str, grants: Sequence[GrantInput]
     ) -> Group:
         """Adds grants to a group (R-43, R-47, R-48); ``groups:write``."""
         args = {"actor": actor, "tenant": tenant, "group": group, "grants": grants}
         return cast(Group, self._call("grant_group_permissions", args))
 
     def revoke_group_permissions(
-        self, actor: str, tenant: str, group: str, grants: Sequence[GrantInput]
+        self, actor: Actor, tenant: str, group: str, grants: Sequence[GrantInput]
     ) -> Group:
         """Removes grants from a group (R-43); ``groups:write``."""
         args = {"actor": actor, "tenant": tenant, "group": group, "grants": grants}
@@ -281,7 +288,7 @@ class Engine:
 
     def create_user(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         email: str,
         *,
@@ -297,7 +304,7 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "email": email, "name": name, "role": role, "mfa": mfa}
         return cast(Account, self._call("create_user", args))
 
-    def remove_user(self, actor: str, tenant: str, email: str) -> None:
+    def remove_user(self, actor: Actor, tenant: str, email: str) -> None:
         """Removes a user and its personal tokens (R-52); never the last admin (R-61).
 
         ``accounts:delete``.
@@ -305,7 +312,7 @@ class Engine:
         self._call("remove_user", {"actor": actor, "tenant": tenant, "email": email})
 
     def sync_directory(
-        self, actor: str, tenant: str, users: Sequence[Union[DirectoryUser, Mapping[str, Any]]]
+        self, actor: Actor, tenant: str, users: Sequence[Union[DirectoryUser, Mapping[str, Any]]]
     ) -> SyncReport:
         """Makes the tenant's own users match an identity provider's list (R-61, R-07).
 
@@ -316,7 +323,7 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "users": users}
         return cast(SyncReport, self._call("sync_directory", args))
 
-    def seat_usage(self, actor: str, tenant: str) -> Seats:
+    def seat_usage(self, actor: Actor, tenant: str) -> Seats:
         """Active users counted as seats; service accounts apart (R-63, R-08); ``accounts:read``."""
         return cast(Seats, self._call("seat_usage", {"actor": actor, "tenant": tenant}))
 
@@ -324,7 +331,7 @@ class Engine:
 
     def create_service_account(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         name: str,
         *,
@@ -351,14 +358,14 @@ class Engine:
         }
         return cast(Account, self._call("create_service_account", args))
 
-    def get_account(self, actor: str, tenant: str, principal: str) -> Account:
+    def get_account(self, actor: Actor, tenant: str, principal: str) -> Account:
         """An account as seen from ``tenant`` (R-34); ``accounts:read``."""
         args = {"actor": actor, "tenant": tenant, "principal": principal}
         return cast(Account, self._call("get_account", args))
 
     def list_accounts(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         *,
         filter: Optional[str] = None,
@@ -380,12 +387,12 @@ class Engine:
         }
         return cast(AccountPage, self._call("list_accounts", args))
 
-    def update_service_account(self, actor: str, principal: str, *, description: Optional[str]) -> Account:
+    def update_service_account(self, actor: Actor, principal: str, *, description: Optional[str]) -> Account:
         """Changes a service account's description (R-01); owner's ``accounts:write`` (R-31)."""
         args = {"actor": actor, "principal": principal, "description": description}
         return cast(Account, self._call("update_service_account", args))
 
-    def set_role(self, actor: str, tenant: str, principal: str, role: Optional[str]) -> Account:
+    def set_role(self, actor: Actor, tenant: str, principal: str, role: Optional[str]) -> Account:
         """Sets (or with ``None`` clears) the account's one direct role in ``tenant`` (R-44).
 
         ``accounts:write``; no escalation (R-47).
@@ -394,14 +401,14 @@ class Engine:
         return cast(Account, self._call("set_role", args))
 
     def grant_permissions(
-        self, actor: str, tenant: str, principal: str, grants: Sequence[GrantInput]
+        self, actor: Actor, tenant: str, principal: str, grants: Sequence[GrantInput]
     ) -> Account:
         """Adds direct grants in ``tenant`` (R-44, R-47, R-48); ``accounts:write``."""
         args = {"actor": actor, "tenant": tenant, "principal": principal, "grants": grants}
         return cast(Account, self._call("grant_permissions", args))
 
     def revoke_permissions(
-        self, actor: str, tenant: str, principal: str, grants: Sequence[GrantInput]
+        self, actor: Actor, tenant: str, principal: str, grants: Sequence[GrantInput]
     ) -> Account:
         """Removes direct grants in ``tenant`` (R-44); ``accounts:write``."""
         args = {"actor": actor, "tenant": tenant, "principal": principal, "grants": grants}
@@ -409,7 +416,7 @@ class Engine:
 
     def grant_access(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         principal: str,
         *,
@@ -424,29 +431,29 @@ class Engine:
         args = {"actor": actor, "tenant": tenant, "principal": principal, "role": role, "grants": grants}
         return cast(Account, self._call("grant_access", args))
 
-    def remove_access(self, actor: str, tenant: str, principal: str) -> None:
+    def remove_access(self, actor: Actor, tenant: str, principal: str) -> None:
         """Removes an external account's access to ``tenant`` (R-33); ``accounts:write``."""
         self._call("remove_access", {"actor": actor, "tenant": tenant, "principal": principal})
 
     # -- Lifecycle (owner only, R-31) ----------------------------------------------------------
 
-    def disable_account(self, actor: str, principal: str) -> Account:
+    def disable_account(self, actor: Actor, principal: str) -> Account:
         """Disables an account: its credentials stop working at once (R-04, R-05, R-31)."""
         return cast(Account, self._call("disable_account", {"actor": actor, "principal": principal}))
 
-    def enable_account(self, actor: str, principal: str) -> Account:
+    def enable_account(self, actor: Actor, principal: str) -> Account:
         """Enables a disabled account; a revoked one is :class:`FailedPrecondition` (R-04, R-31)."""
         return cast(Account, self._call("enable_account", {"actor": actor, "principal": principal}))
 
-    def revoke_account(self, actor: str, principal: str) -> Account:
+    def revoke_account(self, actor: Actor, principal: str) -> Account:
         """Revokes an account for good; the principal is kept as inactive (R-04, R-05, R-31)."""
         return cast(Account, self._call("revoke_account", {"actor": actor, "principal": principal}))
 
-    def delete_account(self, actor: str, principal: str) -> None:
+    def delete_account(self, actor: Actor, principal: str) -> None:
         """Deletes an account and its credentials (R-04, R-06, R-92); owner's ``accounts:delete``."""
         self._call("delete_account", {"actor": actor, "principal": principal})
 
-    def set_password(self, actor: str, principal: str, password: Optional[str]) -> Account:
+    def set_password(self, actor: Actor, principal: str, password: Optional[str]) -> Account:
         """Sets (or with ``None`` clears) a service account's password (R-50, R-51, R-31).
 
         A weak password is :class:`WeakPassword` listing the unmet ``.rules``; a user is
@@ -459,7 +466,7 @@ class Engine:
 
     def create_token(
         self,
-        actor: str,
+        actor: Actor,
         principal: str,
         *,
         name: Optional[str] = None,
@@ -484,25 +491,25 @@ class Engine:
         }
         return cast(TokenCreated, self._call("create_token", args))
 
-    def list_tokens(self, actor: str, principal: str) -> List[TokenInfo]:
+    def list_tokens(self, actor: Actor, principal: str) -> List[TokenInfo]:
         """An account's tokens, revoked and expired included: metadata only (R-24, R-53).
 
         Owner's ``tokens:read``.
         """
         return cast(List[TokenInfo], self._call("list_tokens", {"actor": actor, "principal": principal}))
 
-    def rename_token(self, actor: str, principal: str, token_id: str, name: str) -> TokenInfo:
+    def rename_token(self, actor: Actor, principal: str, token_id: str, name: str) -> TokenInfo:
         """Renames a token (1 to 64 printable characters, R-24); owner's ``tokens:write``."""
         args = {"actor": actor, "principal": principal, "token_id": token_id, "name": name}
         return cast(TokenInfo, self._call("rename_token", args))
 
-    def revoke_token(self, actor: str, principal: str, token_id: str) -> TokenInfo:
+    def revoke_token(self, actor: Actor, principal: str, token_id: str) -> TokenInfo:
         """Revokes a token; revoking a revoked one is a no-op (R-24); owner's ``tokens:write``."""
         args = {"actor": actor, "principal": principal, "token_id": token_id}
         return cast(TokenInfo, self._call("revoke_token", args))
 
     def rotate_token(
-        self, actor: str, principal: str, token_id: str, *, grace_seconds: int = 86400
+        self, actor: Actor, principal: str, token_id: str, *, grace_seconds: int = 86400
     ) -> TokenCreated:
         """Issues a successor and lets the old token expire after ``grace_seconds`` (R-25).
 
@@ -516,7 +523,7 @@ class Engine:
 
     def audit_log(
         self,
-        actor: str,
+        actor: Actor,
         tenant: str,
         *,
         filter: Optional[str] = None,

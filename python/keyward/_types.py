@@ -102,7 +102,7 @@ class Account(TypedDict):
 
     principal: str
     id: str
-    uid: str
+    uid: Optional[str]  # null for a tenant that does not own the account
     kind: str
     name: str
     tenant: str
@@ -115,7 +115,7 @@ class Account(TypedDict):
     mfa: Optional[bool]
     has_password: Optional[bool]
     created_at: int
-    created_by: str
+    created_by: Optional[str]  # null for a non-owner
     updated_at: int
 
 

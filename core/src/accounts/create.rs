@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use crate::op::{parse, Cx};
 use crate::passwords::ops::new_hash;
 use crate::records::{Account, AccountKind, Status};
-use crate::tenancy::directory::ensure_seats;
-use crate::tenancy::memberships;
+use crate::tenancy::directory::claim_seats;
+use crate::tenancy::quota::{claim, release, Held, Unit};
+use crate::tenancy::roles::{custom_role, pin_name, take_role_back};
 use crate::validate;
 
 /// What a new account is given in its owner tenant.
@@ -47,6 +48,12 @@ impl NewAccount {
 /// Claims the principal, then writes the membership that grants. A principal left
 /// behind by an interrupted deletion is cleaned up first, so a deleted name can be reused
 ///
+///
+/// The account is written first marked `creating`, so it is absent for every purpose (no
+/// rights, no credential, not listed) until, after its membership and its audit event, the
+/// mark is cleared: a half-created account is never usable, and a rerun of the creation
+/// completes it with the rerun's own description and password and a fresh uid, so nothing
+/// bound to the interrupted attempt survives.
 pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount) -> Result<Account> {
     let tenant = scope.id().to_owned();
     let key = account_key(&new.principal);
@@ -57,46 +64,37 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
         let membership =
             docs.next().flatten().map(|v| parse::<MembershipDoc>(&m_key, &v.value).map(|m| (m, v.version)));
         let membership = membership.transpose()?;
-        let doc = match existing.transpose()? {
+        let expected = match existing.transpose()? {
             Some((acc, version)) if acc.deleting => {
                 finish_deletion(cx, crate::op::Doc { value: acc, version }).await?;
                 continue;
             }
-            // The account of a creation that stopped before its membership was written: it was
-            // never acknowledged, so this call completes it.
-            Some((acc, _))
-                if acc.tenant == tenant
-                    && acc.kind == new.kind
-                    && membership.as_ref().is_none_or(|(m, _)| m.uid != acc.uid) =>
-            {
-                acc
-            }
+            // The account of a creation that was interrupted: it was never acknowledged, so
+            // this call completes it, with its own data.
+            Some((acc, version)) if acc.creating && acc.tenant == tenant && acc.kind == new.kind => Some(version),
             Some(_) => return Err(Error::exists(format!("account `{}`", new.principal))),
-            None => {
-                let doc = AccountDoc {
-                    schema: SCHEMA,
-                    uid: cx.new_uid(),
-                    kind: new.kind,
-                    name: new.name.clone(),
-                    principal: new.principal.clone(),
-                    tenant: tenant.clone(),
-                    description: new.description.clone(),
-                    status: Status::Active,
-                    deleting: false,
-                    created_at: cx.now,
-                    created_by: scope.actor.principal.clone(),
-                    updated_at: cx.now,
-                    mfa: new.mfa,
-                    password_hash: new.password_hash.clone(),
-                    tenants: Vec::new(),
-                    tokens: Vec::new(),
-                };
-                if cx.put(&key, &doc, None).await?.is_none() {
-                    continue;
-                }
-                doc
-            }
+            None => None,
         };
+        let mut doc = AccountDoc {
+            schema: SCHEMA,
+            uid: cx.new_uid(),
+            kind: new.kind,
+            name: new.name.clone(),
+            principal: new.principal.clone(),
+            tenant: tenant.clone(),
+            description: new.description.clone(),
+            status: Status::Active,
+            deleting: false,
+            creating: true,
+            created_at: cx.now,
+            created_by: scope.actor.principal.clone(),
+            updated_at: cx.now,
+            mfa: new.mfa,
+            password_hash: new.password_hash.clone(),
+            tenants: Vec::new(),
+            tokens: Vec::new(),
+        };
+        let Some(version) = cx.put(&key, &doc, expected).await? else { continue };
         let member = MembershipDoc {
             schema: SCHEMA,
             uid: doc.uid.clone(),
@@ -109,13 +107,26 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
             groups: Vec::new(),
             created_at: cx.now,
         };
-        // A stale membership of a deleted namesake may survive an interrupted clean-up; the
+        // A membership of a deleted namesake or of the interrupted attempt may be there; the
         // new one replaces it (its uid no longer matches any account).
         if cx.put(&m_key, &member, membership.map(|(_, v)| v)).await?.is_none() {
             continue;
         }
+        // A custom role given may have been deleted meanwhile: pin it, or take it back.
+        if let Some(role) = custom_role(new.role.as_deref()) {
+            if !pin_name(cx, &tenant, |t| t.roles.contains_key(role)).await? {
+                take_role_back(cx, &tenant, &new.principal, role).await?;
+                return Err(Error::not_found(format!("role `{role}` in tenant `{tenant}`")));
+            }
+        }
+        // The event before the account becomes usable.
         let d = crate::audit::details([("kind", new.kind.as_str().into())]);
         cx.record(&tenant, scope.actor.actor_ref(), new.action, &new.principal, Ok(()), d).await?;
+        doc.creating = false;
+        if cx.put(&key, &doc, Some(version)).await?.is_none() {
+            // Another call took the half-created account over; it (or a rerun) completes it.
+            continue;
+        }
         return Ok(account_record(&doc, Some(&member), &tenant));
     }
     Err(conflict(&format!("account `{}`", new.principal)))
@@ -140,7 +151,8 @@ async fn check_given(
 
 /// Creates a service account owned by `tenant`; `accounts:write`. Without a role it gets the
 /// tenant's `default_service_account_role`, unset by default. Past
-/// `max_service_accounts` it is `quota_exceeded` and nothing is written.
+/// `max_service_accounts` it is `quota_exceeded` and nothing is written, however many
+/// hosts create at once: the unit is claimed first ([`crate::tenancy::quota`]).
 pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> Result<Account> {
     validate::service_account_name(&a.name)?;
     validate::tenant_id(&a.tenant)?;
@@ -152,16 +164,6 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
     scope.require(cx, "accounts", "write", "service_account.create", &principal).await?;
     let role = a.role.clone().or_else(|| scope.tenant.value.settings.default_service_account_role.clone());
     check_given(cx, &scope, role.as_deref(), &a.grants, "service_account.create", &principal).await?;
-    if let Some(cap) = scope.tenant.value.settings.max_service_accounts {
-        let owned = memberships(cx, &a.tenant)
-            .await?
-            .iter()
-            .filter(|m| m.value.owned && m.value.kind == AccountKind::Service)
-            .count();
-        if owned as u64 >= cap {
-            return Err(Error::quota(format!("tenant `{}` may own at most {cap} service accounts", a.tenant)));
-        }
-    }
     let policy = &scope.tenant.value.settings.password_policy;
     let password_hash = a.password.as_ref().map(|p| new_hash(cx, policy, p.expose())).transpose()?;
     let new = NewAccount {
@@ -175,7 +177,14 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
         password_hash,
         action: "service_account.create",
     };
-    create_account(cx, &scope, new).await
+    // the unit is claimed by compare-and-set before it is written (`tenancy::quota`).
+    let held = match scope.tenant.value.settings.max_service_accounts {
+        Some(cap) => claim(cx, &a.tenant, Unit::ServiceAccount, cap, std::slice::from_ref(&new.principal), &[]).await?,
+        None => Held::default(),
+    };
+    let created = create_account(cx, &scope, new).await;
+    release(cx, held).await;
+    created
 }
 
 /// Creates a user owned by `tenant`; `accounts:write`. An email that already names a
@@ -192,6 +201,8 @@ pub(crate) async fn create_user(cx: &Cx, a: CreateUser) -> Result<Account> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "write", "user.create", &email).await?;
     check_given(cx, &scope, a.role.as_deref(), &[], "user.create", &email).await?;
-    ensure_seats(cx, &scope, 1, 0).await?;
-    create_account(cx, &scope, NewAccount::user(email, name, a.role, a.mfa)).await
+    let held = claim_seats(cx, &scope, std::slice::from_ref(&email), &[]).await?;
+    let created = create_account(cx, &scope, NewAccount::user(email, name, a.role, a.mfa)).await;
+    release(cx, held).await;
+    created
 }

@@ -6,11 +6,13 @@ use serde_json::Value;
 use crate::accounts::account_record;
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::authz::admins::{ensure_admin_remains_everywhere, first_without_admin, undone};
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
-use crate::docs::{account_key, membership_key, token_key, AccountDoc, MembershipDoc};
+use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Account, AccountKind, Status};
+use crate::tenancy::quota::{claim, release, Held, Unit};
 use crate::validate;
 
 fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> OwnerCheck<'a> {
@@ -25,15 +27,21 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
     }
 }
 
-/// Read-modify-write of the target account with retry, recorded as `action`.
+/// Read-modify-write of the target account with retry, recorded as `action` in the
+/// owner tenant — and, with `everywhere`, in every tenant where the account has access.
 ///
-/// With `once` (status changes, R-92), the event is stamped with the account's `updated_at`,
+/// `admin_of` are the tenants where the change takes an active admin away: after the write,
+/// each must still have one, or the write is undone.
+///
+/// With `once` (status changes, R-92), each event is stamped with the account's `updated_at`,
 /// the time of the change, and written only when the log lacks it: a call that finds the
 /// change already made (a rerun, or a repeated call) writes the event the first one did not,
 /// never a second one. Otherwise every call records its event.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
+    everywhere: bool,
+    admin_of: Vec<String>,
     d: serde_json::Map<String, Value>,
     once: bool,
     mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
@@ -45,16 +53,27 @@ async fn change_account(
         let changed = change(&mut next)?;
         if changed {
             next.updated_at = cx.now;
-            if cx.put(&key, &next, Some(current.version)).await?.is_none() {
+            let Some(written) = cx.put(&key, &next, Some(current.version)).await? else {
                 current = crate::authz::admin::account(cx, &next.principal).await?;
                 continue;
+            };
+            if let Some(tenant) = first_without_admin(cx, &admin_of).await? {
+                cx.put(&key, &current.value, Some(written)).await?;
+                return Err(undone(&tenant));
             }
+        }
+        let mut tenants = vec![next.tenant.as_str()];
+        if everywhere {
+            tenants.extend(next.tenants.iter().map(String::as_str));
         }
         let actor = owner.scope.actor.actor_ref();
         if once {
-            cx.record_once(next.updated_at, &next.tenant, actor, &owner.action, &next.principal, d).await?;
+            for tenant in tenants {
+                cx.record_once(next.updated_at, tenant, actor.clone(), &owner.action, &next.principal, d.clone())
+                    .await?;
+            }
         } else {
-            cx.record(&next.tenant, actor, &owner.action, &next.principal, Ok(()), d).await?;
+            cx.record_each(&tenants, &actor, &owner.action, &next.principal, &d).await?;
         }
         let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
         return Ok(account_record(&next, m.as_ref().map(|m| &m.value), &next.tenant));
@@ -73,7 +92,7 @@ pub(crate) async fn update_service_account(cx: &Cx, a: UpdateServiceAccount) -> 
     if owner.target.value.kind != AccountKind::Service {
         return Err(Error::invalid("principal", "only service accounts have a description"));
     }
-    change_account(cx, owner, Default::default(), false, |doc| {
+    change_account(cx, owner, false, Vec::new(), Default::default(), false, |doc| {
         let changed = doc.description != a.description;
         doc.description = a.description.clone();
         Ok(changed)
@@ -90,7 +109,8 @@ fn revoked(principal: &str) -> Error {
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
-    change_account(cx, owner, Default::default(), true, |doc| match doc.status {
+    let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+    change_account(cx, owner, false, admin_of, Default::default(), true, |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
         Status::Disabled => Ok(false),
         Status::Active => {
@@ -101,19 +121,59 @@ pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Accoun
     .await
 }
 
-/// `disabled` → `active`; a revoked account is `failed_precondition`.
+/// `disabled` → `active`; a revoked account is `failed_precondition`. A disabled user
+/// starts taking a seat again in every tenant where it has access: each seat is claimed first,
+/// and past a `seat_limit` it is `quota_exceeded`. The claims are made for the tenants
+/// on the account as read; if that list changes before the status is written, they are made
+/// again.
 pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account> {
-    let owner =
-        load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable")).await?;
-    change_account(cx, owner, Default::default(), true, |doc| match doc.status {
-        Status::Revoked => Err(revoked(&doc.principal)),
-        Status::Active => Ok(false),
-        Status::Disabled => {
-            doc.status = Status::Active;
-            Ok(true)
+    for _ in 0..MAX_ATTEMPTS {
+        let owner =
+            load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable"))
+                .await?;
+        let seated = owner.target.value.clone();
+        let held = claim_seats_to_enable(cx, &seated).await?;
+        let mut moved = false;
+        let enabled = change_account(cx, owner, false, Vec::new(), Default::default(), true, |doc| match doc.status {
+            Status::Revoked => Err(revoked(&doc.principal)),
+            Status::Active => Ok(false),
+            Status::Disabled if doc.kind == AccountKind::User && doc.tenants != seated.tenants => {
+                moved = true;
+                Err(conflict(&format!("account `{}`", doc.principal)))
+            }
+            Status::Disabled => {
+                doc.status = Status::Active;
+                Ok(true)
+            }
+        })
+        .await;
+        release(cx, held).await;
+        if !moved {
+            return enabled;
         }
-    })
-    .await
+    }
+    Err(conflict(&format!("account `{}`", a.principal)))
+}
+
+/// A seat for a disabled user in each tenant where it has access and a `seat_limit` applies.
+async fn claim_seats_to_enable(cx: &Cx, acc: &AccountDoc) -> Result<Held> {
+    let mut held = Held::default();
+    if acc.kind != AccountKind::User || acc.status != Status::Disabled {
+        return Ok(held);
+    }
+    let tenants: Vec<&String> = std::iter::once(&acc.tenant).chain(&acc.tenants).collect();
+    let keys: Vec<String> = tenants.iter().map(|t| tenant_key(t)).collect();
+    for (tenant, doc) in tenants.into_iter().zip(cx.docs::<TenantDoc>(&keys).await?) {
+        let Some(limit) = doc.and_then(|d| d.value.settings.seat_limit) else { continue };
+        match claim(cx, tenant, Unit::Seat, limit, std::slice::from_ref(&acc.principal), &[]).await {
+            Ok(h) => held.extend(h),
+            Err(e) => {
+                release(cx, held).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(held)
 }
 
 /// `active|disabled` → `revoked`, for good; the principal stays, inactive. Revoking a
@@ -121,7 +181,8 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
-    change_account(cx, owner, Default::default(), true, |doc| {
+    let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+    change_account(cx, owner, true, admin_of, Default::default(), true, |doc| {
         let changed = doc.status != Status::Revoked;
         doc.status = Status::Revoked;
         Ok(changed)
@@ -137,81 +198,50 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let mut deleting = check("delete", "service_account.delete", "user.delete");
     deleting.tombstoned = true;
     let owner = load_owner_scope(cx, &a.actor, &a.principal, deleting).await?;
-    let tenant = owner.target.value.tenant.clone();
+    let target = &owner.target.value;
+    let tenants: Vec<String> = std::iter::once(&target.tenant).chain(&target.tenants).cloned().collect();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
     let actor = owner.scope.actor.actor_ref();
     let tomb = if owner.target.value.deleting {
         // An earlier deletion was interrupted after its tombstone: finish it.
         owner.target
     } else {
-        if owner.target.value.kind == AccountKind::User {
-            ensure_admin_left_everywhere(cx, &owner.target.value).await?;
-        }
-        tombstone(cx, owner.target).await?
+        let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
+        tombstone(cx, owner.target, &admin_of).await?
     };
-    cx.record_once(tomb.value.updated_at, &tenant, actor, &owner.action, &a.principal, d).await?;
+    for tenant in &tenants {
+        cx.record_once(tomb.value.updated_at, tenant, actor.clone(), &owner.action, &a.principal, d.clone()).await?;
+    }
     finish_deletion(cx, tomb).await
 }
 
-/// Refuses to delete a user who is the last active admin of any tenant it has access to
-/// deleting removes its access everywhere.
-pub(crate) async fn ensure_admin_left_everywhere(cx: &Cx, acc: &AccountDoc) -> Result<()> {
-    for tenant in std::iter::once(&acc.tenant).chain(&acc.tenants) {
-        ensure_not_last_admin(cx, tenant, &acc.principal).await?;
-    }
-    Ok(())
-}
-
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
-/// write on, then [`finish_deletion`].
-pub(crate) async fn erase(cx: &Cx, current: Doc<AccountDoc>) -> Result<()> {
-    let tomb = tombstone(cx, current).await?;
+/// write on, then [`finish_deletion`]. In `admin_of`, the tenants where it was an
+/// active admin, another must remain once the tombstone is written, or it is lifted.
+pub(crate) async fn erase(cx: &Cx, current: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
+    let tomb = tombstone(cx, current, admin_of).await?;
     finish_deletion(cx, tomb).await
 }
 
 /// Marks an account deleted (`deleting`, `updated_at` now): from this write on it is gone for
-/// every purpose, and nothing of it verifies.
-async fn tombstone(cx: &Cx, mut current: Doc<AccountDoc>) -> Result<Doc<AccountDoc>> {
+/// every purpose, and nothing of it verifies; lifted again if a tenant of `admin_of` is
+/// left without an active admin.
+async fn tombstone(cx: &Cx, mut current: Doc<AccountDoc>, admin_of: &[String]) -> Result<Doc<AccountDoc>> {
     let key = account_key(&current.value.principal);
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         next.deleting = true;
         next.updated_at = cx.now;
         if let Some(version) = cx.put(&key, &next, Some(current.version)).await? {
+            if let Some(tenant) = first_without_admin(cx, admin_of).await? {
+                cx.put(&key, &current.value, Some(version)).await?;
+                return Err(undone(&tenant));
+            }
             return Ok(Doc { value: next, version });
         }
         current = crate::authz::admin::account(cx, &current.value.principal).await?;
     }
     Err(conflict(&format!("account `{}`", current.value.principal)))
-}
-
-/// Refuses to take away the tenant's last active admin (an account whose direct role there is
-/// `admin`, R-61): `failed_precondition`.
-pub(crate) async fn ensure_not_last_admin(cx: &Cx, tenant: &str, leaving: &str) -> Result<()> {
-    ensure_admins_remain(cx, tenant, &[leaving]).await
-}
-
-/// Like [`ensure_not_last_admin`] for several leaving principals at once.
-pub(crate) async fn ensure_admins_remain(cx: &Cx, tenant: &str, leaving: &[&str]) -> Result<()> {
-    let admins: Vec<MembershipDoc> = crate::tenancy::memberships(cx, tenant)
-        .await?
-        .into_iter()
-        .map(|m| m.value)
-        .filter(|m| m.role.as_deref() == Some("admin"))
-        .collect();
-    if !admins.iter().any(|m| leaving.contains(&m.principal.as_str())) {
-        return Ok(());
-    }
-    let staying: Vec<&MembershipDoc> = admins.iter().filter(|m| !leaving.contains(&m.principal.as_str())).collect();
-    let keys: Vec<String> = staying.iter().map(|m| account_key(&m.principal)).collect();
-    let active = cx.docs::<AccountDoc>(&keys).await?.into_iter().zip(&staying).any(|(acc, m)| {
-        acc.is_some_and(|a| !a.value.deleting && a.value.uid == m.uid && a.value.status == Status::Active)
-    });
-    if active {
-        Ok(())
-    } else {
-        Err(Error::precondition(format!("that would leave tenant `{tenant}` without an active admin")))
-    }
 }
 
 #[derive(serde::Deserialize)]

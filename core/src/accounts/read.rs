@@ -26,7 +26,7 @@ pub(crate) async fn get_account(cx: &Cx, a: GetAccount) -> Result<Account> {
     let account = docs.next().flatten().map(|v| parse::<AccountDoc>(&keys[0], &v.value)).transpose()?;
     let membership = docs.next().flatten().map(|v| parse::<MembershipDoc>(&keys[1], &v.value)).transpose()?;
     match (account, membership) {
-        (Some(acc), Some(m)) if !acc.deleting && acc.uid == m.uid => Ok(account_record(&acc, Some(&m), &a.tenant)),
+        (Some(acc), Some(m)) if acc.live() && acc.uid == m.uid => Ok(account_record(&acc, Some(&m), &a.tenant)),
         _ => Err(Error::not_found(format!("account `{}` in tenant `{}`", a.principal, a.tenant))),
     }
 }
@@ -105,7 +105,7 @@ pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPag
         let accounts = cx.docs::<AccountDoc>(&keys).await?;
         for (i, (m, acc)) in members.iter().zip(accounts).enumerate() {
             after_key = Some(format!("{prefix}{}", m.principal));
-            let Some(acc) = acc.map(|d| d.value).filter(|acc| !acc.deleting && acc.uid == m.uid) else { continue };
+            let Some(acc) = acc.map(|d| d.value).filter(|acc| acc.live() && acc.uid == m.uid) else { continue };
             let record = account_record(&acc, Some(m), &a.tenant);
             if filter.matches(&record) {
                 listed.push(record);

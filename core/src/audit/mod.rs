@@ -140,7 +140,14 @@ impl Cx {
     ) -> Result<()> {
         let (outcome, reason) = match outcome {
             Ok(()) => ("ok", None),
-            Err(e @ (Error::Forbidden { .. } | Error::NotOwner { .. })) => ("denied", Some(e.code().to_owned())),
+            // Refused for rights or credentials (an identity whose token no longer holds, R-26).
+            Err(
+                e @ (Error::Forbidden { .. }
+                | Error::NotOwner { .. }
+                | Error::InvalidCredentials
+                | Error::TokenRevoked
+                | Error::TokenExpired),
+            ) => ("denied", Some(e.code().to_owned())),
             Err(e) => ("error", Some(e.code().to_owned())),
         };
         let event = AuditEvent {
@@ -154,6 +161,25 @@ impl Cx {
             details,
         };
         self.audit(tenant, event).await
+    }
+}
+
+impl Cx {
+    /// [`Cx::record`] in each tenant concerned, with the same action and target in each
+    /// access granted or removed, and an owner's deletion or revocation of an account
+    /// with access elsewhere, leave an event in the owner tenant and in every other one.
+    pub async fn record_each(
+        &self,
+        tenants: &[&str],
+        actor: &ActorRef,
+        action: &str,
+        target: &str,
+        details: &Map<String, Value>,
+    ) -> Result<()> {
+        for tenant in tenants {
+            self.record(tenant, actor.clone(), action, target, Ok(()), details.clone()).await?;
+        }
+        Ok(())
     }
 }
 

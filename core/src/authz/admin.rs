@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::audit::ActorRef;
 use crate::authz::compiled::{CompiledTenant, Rights};
-use crate::authz::pattern::Grant;
-use crate::docs::{account_key, membership_key, tenant_key, AccountDoc, MembershipDoc, TenantDoc};
+use crate::authz::pattern::{Grant, Scope};
+use crate::call::{Actor, IdentityRef};
+use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc, TokenDoc};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{AccountKind, Status};
@@ -25,8 +26,15 @@ pub(crate) struct ActorView {
     pub account: Option<AccountDoc>,
     /// Whether the actor has access to the tenant (a membership that names its uid).
     pub member: bool,
-    /// Its rights there; empty unless it is active and a member.
+    /// Its rights there, narrowed by its token's scopes (R-26); empty unless it is active, a
+    /// member, and its credential (when it acts as an identity) still holds.
     pub rights: Arc<Rights>,
+    /// Whether a token's scopes narrow those rights: such an actor is never its own
+    /// unrestricted self (no personal exemption, R-52).
+    pub scoped: bool,
+    /// Why the identity acting acts for nobody (R-26): its token is gone, belongs to another
+    /// uid, is revoked or has expired. Every check answers this error, with its denied event.
+    pub refused: Option<Error>,
 }
 
 impl ActorView {
@@ -45,30 +53,92 @@ pub(crate) struct TenantScope {
     pub actor: ActorView,
 }
 
-/// Reads a tenant and the actor's account and membership there, in one round.
-pub(crate) async fn load_scope(cx: &Cx, actor: &str, tenant: &str) -> Result<TenantScope> {
+/// Why an identity acts for nobody (R-26), judged from its account and token as stored.
+fn identity_refusal(
+    identity: &IdentityRef,
+    account: Option<&AccountDoc>,
+    token: Option<&TokenDoc>,
+    now: i64,
+) -> Option<Error> {
+    let bad = || Some(Error::InvalidCredentials);
+    let Some(account) = account else { return bad() };
+    if identity.uid.as_deref().is_some_and(|u| u != account.uid) {
+        return bad();
+    }
+    let Some(id) = &identity.token_id else { return None };
+    let Some(token) = token.filter(|t| t.uid == account.uid && t.principal == account.principal && &t.token_id == id)
+    else {
+        return bad();
+    };
+    if token.revoked_at.is_some() {
+        return Some(Error::TokenRevoked);
+    }
+    if token.expires_at.is_some_and(|at| now >= at) {
+        return Some(Error::TokenExpired);
+    }
+    None
+}
+
+/// Reads a tenant and the actor's account and membership there — and, for an identity made by
+/// a token, that token — in one round. The actor must be a well-formed principal (R-81).
+pub(crate) async fn load_scope(cx: &Cx, actor: &Actor, tenant: &str) -> Result<TenantScope> {
+    let principal = actor.principal();
+    validate::actor(principal, &cx.engine.options.domain)?;
     validate::tenant_id(tenant)?;
-    let keys = [tenant_key(tenant), account_key(actor), membership_key(tenant, actor)];
+    let identity = match actor {
+        Actor::Identity(i) => Some(i),
+        Actor::Principal(_) => None,
+    };
+    let token_id = identity.and_then(|i| i.token_id.as_deref()).filter(|id| crate::tokens::format::is_token_id(id));
+    let (t_key, a_key, m_key) = (tenant_key(tenant), account_key(principal), membership_key(tenant, principal));
+    let k_key = token_id.map(token_key);
+    let mut keys = vec![t_key.clone(), a_key.clone(), m_key.clone()];
+    keys.extend(k_key.clone());
     let mut raw = cx.get_many(&keys).await?.into_iter();
-    let (t, a, m) = (raw.next().flatten(), raw.next().flatten(), raw.next().flatten());
+    let (t, a, m, k) = (raw.next().flatten(), raw.next().flatten(), raw.next().flatten(), raw.next().flatten());
     let Some(t) = t else {
         return Err(Error::not_found(format!("tenant `{tenant}`")));
     };
-    let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&keys[0], &t.value)?, version: t.version };
-    let account = a.map(|a| crate::op::parse::<AccountDoc>(&keys[1], &a.value)).transpose()?.filter(|a| !a.deleting);
+    let tenant_doc = Doc { value: crate::op::parse::<TenantDoc>(&t_key, &t.value)?, version: t.version };
+    let account = a.map(|a| crate::op::parse::<AccountDoc>(&a_key, &a.value)).transpose()?.filter(|a| a.live());
     let membership =
-        m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&keys[2], &m.value)?, m.version))).transpose()?;
+        m.map(|m| Ok::<_, Error>((crate::op::parse::<MembershipDoc>(&m_key, &m.value)?, m.version))).transpose()?;
     let membership = membership.filter(|(m, _)| account.as_ref().is_some_and(|a| a.uid == m.uid));
+    let token = match (k, &k_key) {
+        (Some(k), Some(key)) => Some(crate::op::parse::<TokenDoc>(key, &k.value)?),
+        _ => None,
+    };
+    let refused = identity.and_then(|i| identity_refusal(i, account.as_ref(), token.as_ref(), cx.now));
+    // The token's stored scopes bind, never those the caller sent along (R-26); an identity
+    // made without a token may still narrow itself with the scopes it carries.
+    let scopes = match identity {
+        Some(i) if i.token_id.is_some() => token.as_ref().and_then(|t| t.scopes.clone()),
+        Some(i) => i.scopes.clone(),
+        None => None,
+    };
     let compiled = cx.engine.cache().tenant(&tenant_doc.value, tenant_doc.version);
     let active = account.as_ref().is_some_and(|a| a.status == Status::Active);
     let rights = match &membership {
-        Some((m, _)) if active => Arc::new(cx.engine.cache().rights(&tenant_doc.value, tenant_doc.version, m)),
+        Some((m, _)) if active && refused.is_none() => {
+            let full = cx.engine.cache().rights(&tenant_doc.value, tenant_doc.version, m);
+            Arc::new(match &scopes {
+                Some(scopes) => full.narrowed(tenant, scopes),
+                None => full,
+            })
+        }
         _ => Arc::new(Rights::default()),
     };
     Ok(TenantScope {
         tenant: tenant_doc,
         compiled,
-        actor: ActorView { principal: actor.to_owned(), account, member: membership.is_some(), rights },
+        actor: ActorView {
+            principal: principal.to_owned(),
+            account,
+            member: membership.is_some() && refused.is_none(),
+            rights,
+            scoped: scopes.is_some(),
+            refused,
+        },
     })
 }
 
@@ -89,8 +159,18 @@ impl TenantScope {
         }
     }
 
+    /// An identity whose token no longer holds acts for nobody (R-26): its error, recorded as
+    /// a denied attempt.
+    pub async fn require_credential(&self, cx: &Cx, audit_action: &str, target: &str) -> Result<()> {
+        match &self.actor.refused {
+            None => Ok(()),
+            Some(error) => Err(self.deny(cx, error.clone(), audit_action, target).await),
+        }
+    }
+
     /// The actor must hold `kind:action` on `*` in this tenant (R-46).
     pub async fn require(&self, cx: &Cx, kind: &str, action: &str, audit_action: &str, target: &str) -> Result<()> {
+        self.require_credential(cx, audit_action, target).await?;
         if self.actor.rights.check(kind, action, "*").is_some() {
             return Ok(());
         }
@@ -101,6 +181,7 @@ impl TenantScope {
 
     /// The actor must hold every one of `grants` (R-47).
     pub async fn require_covers(&self, cx: &Cx, grants: &[Grant], audit_action: &str, target: &str) -> Result<()> {
+        self.require_credential(cx, audit_action, target).await?;
         match grants.iter().find(|g| !self.actor.rights.covers(g)) {
             None => Ok(()),
             Some(g) => {
@@ -112,6 +193,29 @@ impl TenantScope {
                 Err(self.deny(cx, error, audit_action, target).await)
             }
         }
+    }
+
+    /// Whether the actor holds every right that membership `m` gives here (R-47).
+    pub fn holds_all(&self, m: &MembershipDoc) -> bool {
+        self.actor.rights.covers_all(&self.compiled.rights(m))
+    }
+
+    /// The error for an actor that does not hold all of an account's rights here (R-47).
+    pub fn holds_not_all(&self, principal: &str) -> Error {
+        Error::forbidden(format!(
+            "`{}` does not hold every right `{principal}` has in tenant `{}`, so it cannot change them (no escalation)",
+            self.actor.principal,
+            self.id()
+        ))
+    }
+
+    /// Changing, narrowing or removing an account's role, grants or groups here needs holding
+    /// all of its rights here (R-47): a clerk cannot demote an admin.
+    pub async fn require_holds_all(&self, cx: &Cx, m: &MembershipDoc, audit_action: &str, target: &str) -> Result<()> {
+        if self.holds_all(m) {
+            return Ok(());
+        }
+        Err(self.deny(cx, self.holds_not_all(&m.principal), audit_action, target).await)
     }
 
     /// The grants a role gives, or `not_found`.
@@ -159,7 +263,7 @@ pub(crate) struct OwnerCheck<'a> {
 /// no access there is `not_owner`, access without the permission `forbidden` (R-31).
 pub(crate) async fn load_owner_scope(
     cx: &Cx,
-    actor: &str,
+    actor: &Actor,
     principal: &str,
     check: OwnerCheck<'_>,
 ) -> Result<OwnerScope> {
@@ -173,20 +277,69 @@ pub(crate) async fn load_owner_scope(
         AccountKind::User => check.user_action,
     };
     let event_target = check.target.clone().unwrap_or_else(|| principal.to_owned());
-    let personal = check.personal && actor == principal && target.value.kind == AccountKind::User;
+    scope.require_credential(cx, action, &event_target).await?;
+    // A user manages its own personal tokens (R-52) — unless it acts through a scoped token,
+    // whose scopes then bind like anyone's (R-26).
+    let personal = check.personal
+        && actor.principal() == principal
+        && target.value.kind == AccountKind::User
+        && !scope.actor.scoped;
     if personal && scope.actor.account.as_ref().is_some_and(|a| a.uid == target.value.uid && a.status == Status::Active)
     {
         return Ok(OwnerScope { target, scope, action: action.to_owned() });
     }
     if !scope.actor.member {
         let error = Error::not_owner(format!(
-            "`{principal}` is owned by tenant `{}`, where `{actor}` has no access",
-            target.value.tenant
+            "`{principal}` is owned by tenant `{}`, where `{}` has no access",
+            target.value.tenant, scope.actor.principal
         ));
         return Err(scope.deny(cx, error, action, &event_target).await);
     }
     scope.require(cx, check.kind, check.action, action, &event_target).await?;
     Ok(OwnerScope { target, scope, action: action.to_owned() })
+}
+
+/// "A credential made at home carries elsewhere only what its maker holds at home" (R-47):
+/// the account's rights in every tenant the credential reaches must be covered by the actor's
+/// own (scope-narrowed) rights in the owner tenant. A credential reaches every tenant the
+/// account has access to, except those that all of its `scopes` leave out by naming another
+/// tenant; a password has none (`None`: every tenant). An account giving itself a credential
+/// gains nothing it does not hold — unless it acts through a scoped token (R-26).
+pub(crate) async fn require_credential_reach(
+    cx: &Cx,
+    owner: &OwnerScope,
+    scopes: Option<&[Scope]>,
+    target: &str,
+) -> Result<()> {
+    let (acc, actor) = (&owner.target.value, &owner.scope.actor);
+    if actor.principal == acc.principal && !actor.scoped {
+        return Ok(());
+    }
+    let reaches = |t: &String| scopes.is_none_or(|s| s.iter().any(|s| s.tenant.as_ref().is_none_or(|st| st == t)));
+    let tenants: Vec<&String> = std::iter::once(&acc.tenant).chain(&acc.tenants).filter(|t| reaches(t)).collect();
+    let pairs: Vec<(String, String)> =
+        tenants.iter().map(|t| (tenant_key(t), membership_key(t, &acc.principal))).collect();
+    let keys: Vec<String> = pairs.iter().flat_map(|(t, m)| [t.clone(), m.clone()]).collect();
+    let mut raw = cx.get_many(&keys).await?.into_iter();
+    for (tenant, (t_key, m_key)) in tenants.iter().zip(&pairs) {
+        let (t, m) = (raw.next().flatten(), raw.next().flatten());
+        let (Some(t), Some(m)) = (t, m) else { continue };
+        let t_doc = crate::op::parse::<TenantDoc>(t_key, &t.value)?;
+        let m_doc = crate::op::parse::<MembershipDoc>(m_key, &m.value)?;
+        if m_doc.uid != acc.uid {
+            continue;
+        }
+        let rights = cx.engine.cache().rights(&t_doc, t.version, &m_doc);
+        if !actor.rights.covers_all(&rights) {
+            let error = Error::forbidden(format!(
+                "`{}` holds rights in tenant `{tenant}` that `{}` does not hold in tenant `{}`: a credential made \
+                 there would carry them (no escalation)",
+                acc.principal, actor.principal, acc.tenant
+            ));
+            return Err(owner.scope.deny(cx, error, &owner.action, target).await);
+        }
+    }
+    Ok(())
 }
 
 /// Reads an account, half-deleted ones included; a missing one is `not_found`.
@@ -201,7 +354,7 @@ pub(crate) async fn account_or_tombstone(cx: &Cx, principal: &str) -> Result<Doc
 pub(crate) async fn account(cx: &Cx, principal: &str) -> Result<Doc<AccountDoc>> {
     validate::principal_text(principal)?;
     match cx.doc::<AccountDoc>(&account_key(principal)).await? {
-        Some(doc) if !doc.value.deleting => Ok(doc),
+        Some(doc) if doc.value.live() => Ok(doc),
         _ => Err(Error::not_found(format!("account `{principal}`"))),
     }
 }

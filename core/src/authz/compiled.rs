@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::authz::pattern::{Grant, Permission, Resource, Segment};
+use crate::authz::pattern::{Grant, Permission, Resource, Scope, Segment};
 use crate::docs::{tenant_key, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::parse;
@@ -126,6 +126,23 @@ impl Rights {
     /// Whether these rights cover every grant of `other`.
     pub fn covers_all(&self, other: &Rights) -> bool {
         other.entries.iter().all(|(g, _)| self.covers(g))
+    }
+
+    /// These rights as a token with `scopes` may use them in `tenant`: each grant
+    /// intersected with each scope that applies there, so a check or cover passes exactly when
+    /// both the account and the scopes allow it.
+    pub fn narrowed(&self, tenant: &str, scopes: &[Scope]) -> Rights {
+        let applying: Vec<&Grant> =
+            scopes.iter().filter(|s| s.tenant.as_deref().is_none_or(|t| t == tenant)).map(|s| &s.grant).collect();
+        let mut entries = Vec::new();
+        for (grant, source) in &self.entries {
+            for scope in &applying {
+                if let Some(g) = grant.intersect(scope) {
+                    entries.push((g, Arc::clone(source)));
+                }
+            }
+        }
+        Rights { entries }
     }
 
     /// The grants and their sources.

@@ -2,5 +2,6 @@
 //! operations.
 
 pub mod admin;
+pub mod admins;
 pub mod compiled;
 pub mod pattern;

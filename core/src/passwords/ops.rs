@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::audit::{details, ActorRef, AuditEvent};
-use crate::authz::admin::{load_owner_scope, OwnerCheck, MAX_ATTEMPTS};
+use crate::authz::admin::{load_owner_scope, require_credential_reach, OwnerCheck, MAX_ATTEMPTS};
 use crate::call::{AuthenticatePassword, SetPassword};
 use crate::dataplane::{identity_of, login_error};
 use crate::docs::{account_key, AccountDoc, Hidden};
@@ -43,6 +43,10 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
     if a.password.is_some() && owner.target.value.status == crate::records::Status::Revoked {
         return Err(Error::precondition(format!("account `{}` is revoked: no new credentials", a.principal)));
     }
+    if a.password.is_some() {
+        // A password has no scopes: it carries the account's rights everywhere.
+        require_credential_reach(cx, &owner, None, &a.principal).await?;
+    }
     let hashed = match &a.password {
         Some(p) => Some(new_hash(cx, &owner.scope.tenant.value.settings.password_policy, p.expose())?),
         None => None,
@@ -78,7 +82,7 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
 /// cost, so the answer and its timing never tell these apart.
 pub(crate) async fn authenticate_password(cx: &Cx, a: AuthenticatePassword) -> Result<Identity> {
     let account = if crate::validate::principal_text(&a.principal).is_ok() {
-        cx.doc::<AccountDoc>(&account_key(&a.principal.to_lowercase())).await?.map(|d| d.value).filter(|d| !d.deleting)
+        cx.doc::<AccountDoc>(&account_key(&a.principal.to_lowercase())).await?.map(|d| d.value).filter(|d| d.live())
     } else {
         None
     };

@@ -6,15 +6,19 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::accounts::create::{create_account, NewAccount};
-use crate::accounts::lifecycle::{ensure_admin_left_everywhere, ensure_admins_remain, ensure_not_last_admin, erase};
+use crate::accounts::lifecycle::erase;
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admins::{
+    ensure_admin_remains, ensure_admin_remains_everywhere, first_without_admin, undone, AdminChange,
+};
 use crate::call::{RemoveUser, SeatUsage, SyncDirectory};
 use crate::docs::{account_key, membership_key, AccountDoc, MembershipDoc};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{AccountKind, Seats, Status, SyncReport};
 use crate::tenancy::memberships;
+use crate::tenancy::quota::{self, Held, Unit};
 use crate::validate;
 
 /// Active users and service accounts with access to the tenant, read from its memberships.
@@ -23,7 +27,7 @@ pub(crate) async fn count_seats(cx: &Cx, tenant: &str) -> Result<(u64, u64)> {
     let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
     let (mut users, mut services) = (0, 0);
     for (m, acc) in members.iter().zip(cx.docs::<AccountDoc>(&keys).await?) {
-        let Some(acc) = acc.map(|d| d.value).filter(|a| !a.deleting && a.uid == m.uid) else { continue };
+        let Some(acc) = acc.map(|d| d.value).filter(|a| a.live() && a.uid == m.uid) else { continue };
         match acc.kind {
             AccountKind::User if acc.status == Status::Active => users += 1,
             AccountKind::User => {}
@@ -33,17 +37,15 @@ pub(crate) async fn count_seats(cx: &Cx, tenant: &str) -> Result<(u64, u64)> {
     Ok((users, services))
 }
 
-/// Refuses adding `new_users` active users past the tenant's `seat_limit`.
-pub(crate) async fn ensure_seats(cx: &Cx, scope: &TenantScope, new_users: u64, leaving: u64) -> Result<()> {
-    let Some(limit) = scope.tenant.value.settings.seat_limit else { return Ok(()) };
-    if new_users == 0 {
-        return Ok(());
+/// Claims a seat for each of `users` (principals about to become active users with access)
+/// under the tenant's `seat_limit`; `quota_exceeded` past it. `leaving` users give
+/// theirs up. Claimed by compare-and-set, so racing calls never both take the last seat
+/// ([`crate::tenancy::quota`]); release the claims once the users are written.
+pub(crate) async fn claim_seats(cx: &Cx, scope: &TenantScope, users: &[String], leaving: &[&str]) -> Result<Held> {
+    match scope.tenant.value.settings.seat_limit {
+        Some(limit) => quota::claim(cx, scope.id(), Unit::Seat, limit, users, leaving).await,
+        None => Ok(Held::default()),
     }
-    let (used, _) = count_seats(cx, scope.id()).await?;
-    if used.saturating_sub(leaving) + new_users > limit {
-        return Err(Error::quota(format!("tenant `{}` has {used} of {limit} seats in use", scope.id())));
-    }
-    Ok(())
 }
 
 /// `seat_usage`: active users count, service accounts apart; `accounts:read`.
@@ -70,27 +72,40 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         return Err(Error::not_found(format!("user `{email}` in tenant `{}`", a.tenant)));
     }
     let owned = acc.value.tenant == a.tenant;
-    if owned {
+    let admin_of = if owned {
         // Deleting the user removes its access everywhere.
-        ensure_admin_left_everywhere(cx, &acc.value).await?;
+        ensure_admin_remains_everywhere(cx, &acc.value).await?
     } else {
-        ensure_not_last_admin(cx, &a.tenant, &email).await?;
+        let touched = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
+        touched.0.then(|| a.tenant.clone()).into_iter().collect()
+    };
+    // An owner's removal deletes the user: every tenant where it had access hears of it.
+    let mut concerned = vec![a.tenant.clone()];
+    if owned {
+        concerned.extend(acc.value.tenants.iter().cloned());
     }
-    leave(cx, &a.tenant, acc).await?;
+    leave(cx, &a.tenant, acc, &admin_of).await?;
     let d = details([("owned", Value::Bool(owned))]);
-    cx.record(&a.tenant, scope.actor.actor_ref(), "user.remove", &email, Ok(()), d).await
+    let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
+    cx.record_each(&concerned, &scope.actor.actor_ref(), "user.remove", &email, &d).await
 }
 
-/// Deletes a user the tenant owns; removes the access of one it does not.
-async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>) -> Result<()> {
+/// Deletes a user the tenant owns; removes the access of one it does not. In `admin_of`, the
+/// tenants where it was an active admin, another must remain after the write, or it is undone
+///
+async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
     if acc.value.tenant == tenant {
-        return erase(cx, acc).await;
+        return erase(cx, acc, admin_of).await;
     }
     let principal = acc.value.principal.clone();
     let m_key = membership_key(tenant, &principal);
     if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await? {
         if m.value.uid == acc.value.uid && !cx.delete(&m_key, m.version).await? {
             return Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")));
+        }
+        if let Some(left) = first_without_admin(cx, admin_of).await? {
+            cx.put(&m_key, &m.value, None).await?;
+            return Err(undone(&left));
         }
     }
     let mut current = acc;
@@ -140,7 +155,7 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     let owned_keys: Vec<String> = owned.iter().map(|m| account_key(&m.principal)).collect();
     let mut own: BTreeMap<String, AccountDoc> = BTreeMap::new();
     for (m, acc) in owned.iter().zip(cx.docs::<AccountDoc>(&owned_keys).await?) {
-        if let Some(acc) = acc.map(|d| d.value).filter(|d| !d.deleting && d.uid == m.uid && d.tenant == a.tenant) {
+        if let Some(acc) = acc.map(|d| d.value).filter(|d| d.live() && d.uid == m.uid && d.tenant == a.tenant) {
             own.insert(m.principal.clone(), acc);
         }
     }
@@ -149,7 +164,8 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     let mut report = SyncReport { created: 0, updated: 0, removed: 0, skipped: 0 };
     let (mut creates, mut renames) = (Vec::new(), Vec::new());
     for ((email, name), acc) in listed.iter().zip(existing) {
-        match acc.filter(|d| !d.value.deleting) {
+        // A user whose creation was interrupted is completed like a missing one.
+        match acc.filter(|d| !(d.value.deleting || d.value.creating && d.value.tenant == a.tenant)) {
             None => creates.push((email.clone(), name.clone())),
             Some(d) if d.value.tenant != a.tenant || d.value.kind != AccountKind::User => report.skipped += 1,
             Some(d) => {
@@ -160,24 +176,43 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         }
     }
     let removes: Vec<&AccountDoc> = own.values().filter(|acc| !listed.contains_key(&acc.principal)).collect();
-    if removes.iter().any(|acc| acc.principal == a.actor) {
-        return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor)));
+    if removes.iter().any(|acc| acc.principal == a.actor.principal()) {
+        return Err(Error::precondition(format!("the list leaves out `{}`, who is syncing it", a.actor.principal())));
     }
     let leaving: Vec<&str> = removes.iter().map(|acc| acc.principal.as_str()).collect();
-    ensure_admins_remain(cx, &a.tenant, &leaving).await?;
+    // Checked before the first write, so a refused sync changes nothing; unlike the one-account
+    // operations, a sync does not undo itself when a concurrent call takes the other admins
+    // meanwhile (README "Known limits").
+    let _ = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&leaving)).await?;
     for acc in &removes {
         // Deleting a user removes its access to other tenants too.
         for other in &acc.tenants {
-            ensure_not_last_admin(cx, other, &acc.principal).await?;
+            let _ = ensure_admin_remains(cx, other, AdminChange::Leaving(&[acc.principal.as_str()])).await?;
         }
     }
     // Only active users hold seats: removing a disabled one frees none.
-    let freed = removes.iter().filter(|acc| acc.status == Status::Active).count();
-    ensure_seats(cx, &scope, creates.len() as u64, freed as u64).await?;
+    let new_users: Vec<String> = creates.iter().map(|(email, _)| email.clone()).collect();
+    let held = claim_seats(cx, &scope, &new_users, &leaving).await?;
+    let done = apply_sync(cx, &scope, &a, removes, renames, creates, report).await;
+    quota::release(cx, held).await;
+    done
+}
 
+/// The writes of [`sync_directory`], once everything is checked and the seats claimed.
+async fn apply_sync(
+    cx: &Cx,
+    scope: &TenantScope,
+    a: &SyncDirectory,
+    removes: Vec<&AccountDoc>,
+    renames: Vec<(Doc<AccountDoc>, String)>,
+    creates: Vec<(String, Option<String>)>,
+    mut report: SyncReport,
+) -> Result<SyncReport> {
     for p in removes.iter().map(|acc| &acc.principal) {
         if let Ok(acc) = account(cx, p).await {
-            erase(cx, acc).await?;
+            // Checked before the first write; a concurrent demotion of the other admins is not
+            // undone here (README "Known limits").
+            erase(cx, acc, &[]).await?;
             cx.record(
                 &a.tenant,
                 scope.actor.actor_ref(),
@@ -200,7 +235,7 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     for (email, name) in creates {
         let local = email.split('@').next().unwrap_or_default().to_owned();
         let new = NewAccount::user(email, name.unwrap_or(local), None, false);
-        create_account(cx, &scope, new).await?;
+        create_account(cx, scope, new).await?;
         report.created += 1;
     }
     Ok(report)

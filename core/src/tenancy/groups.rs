@@ -6,15 +6,17 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::pattern::Grant;
 use crate::call::{
-    AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
+    Actor, AddGroupMember, CreateGroup, DeleteGroup, GrantGroupPermissions, RemoveGroupMember, RevokeGroupPermissions,
 };
 use crate::docs::{membership_key, tenant_key, GroupDef, MembershipDoc, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Group;
 use crate::tenancy::memberships;
+use crate::tenancy::roles::pin_name;
 use crate::validate;
 
 /// The group every account with access belongs to.
@@ -78,6 +80,11 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
         scope.require(cx, "groups", "write", "group.delete", &target).await?;
         let mut doc = scope.tenant.value.clone();
         existing(&mut doc, &a.group)?;
+        let mut after = doc.clone();
+        after.groups.remove(&a.group);
+        // Checked before the memberships change; see README "Known limits" for a concurrent
+        // demotion of the other admins.
+        let _ = ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&after)).await?;
         for m in memberships(cx, &a.tenant).await? {
             if m.value.groups.contains(&a.group) {
                 update_membership(cx, &a.tenant, &m.value.principal, |m| {
@@ -119,10 +126,13 @@ pub(crate) async fn update_membership(
     Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")))
 }
 
+/// Adds or removes a group membership. Changing an account's groups needs holding all of its
+/// rights in the tenant, judged again on each compare-and-set round's read; a removal
+/// must leave the tenant an admin.
 async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &str, add: bool) -> Result<()> {
     let action = if add { "group.add_member" } else { "group.remove_member" };
-    crate::authz::admin::account(cx, principal).await?;
-    update_membership(cx, scope.id(), principal, |m| {
+    let acc = crate::authz::admin::account(cx, principal).await?;
+    let change = |m: &mut MembershipDoc| {
         if add {
             if !m.groups.iter().any(|g| g == group) {
                 m.groups.push(group.to_owned());
@@ -131,9 +141,46 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         } else {
             m.groups.retain(|g| g != group);
         }
+    };
+    let current = cx.doc::<MembershipDoc>(&membership_key(scope.id(), principal)).await?;
+    let mut touched = false;
+    if let Some(current) = current.filter(|m| m.value.uid == acc.value.uid) {
+        scope.require_holds_all(cx, &current.value, action, principal).await?;
+        let mut next = current.value.clone();
+        change(&mut next);
+        touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?.0;
+    }
+    update_membership(cx, scope.id(), principal, |m| {
+        if !scope.holds_all(m) {
+            return Err(scope.holds_not_all(principal));
+        }
+        change(m);
         Ok(())
     })
     .await?;
+    // The group may have been deleted (and its memberships cleared) between the check and the
+    // write: then the membership names no group and would give the rights of any group later
+    // created under that name. Pin the group, or take the membership back.
+    if add && !pin_name(cx, scope.id(), |t| t.groups.contains_key(group)).await? {
+        update_membership(cx, scope.id(), principal, |m| {
+            m.groups.retain(|g| g != group);
+            Ok(())
+        })
+        .await?;
+        return Err(Error::not_found(format!("group `{group}` in tenant `{}`", scope.id())));
+    }
+    // Another call may have taken the other admins meanwhile: then undo this removal.
+    if touched && !confirm_admin_left(cx, scope.id()).await? {
+        update_membership(cx, scope.id(), principal, |m| {
+            if !m.groups.iter().any(|g| g == group) {
+                m.groups.push(group.to_owned());
+                m.groups.sort();
+            }
+            Ok(())
+        })
+        .await?;
+        return Err(undone(scope.id()));
+    }
     let d = details([("group", Value::String(group.to_owned()))]);
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
 }
@@ -150,18 +197,8 @@ pub(crate) async fn add_group_member(cx: &Cx, a: AddGroupMember) -> Result<Group
     let grants = scope.group_grants(&a.group)?;
     scope.require_covers(cx, &grants, "group.add_member", &a.principal).await?;
     member_change(cx, &scope, &a.group, &a.principal, true).await?;
-    // The group may have been deleted (and its memberships cleared) between the check above and
-    // the write: then the membership just written names no group, and would give the rights of
-    // any group later created under that name. Take it back.
     let now = cx.doc::<TenantDoc>(&tenant_key(&a.tenant)).await?;
-    let Some(tenant) = now.filter(|t| t.value.groups.contains_key(&a.group)) else {
-        update_membership(cx, &a.tenant, &a.principal, |m| {
-            m.groups.retain(|g| g != &a.group);
-            Ok(())
-        })
-        .await?;
-        return Err(Error::not_found(format!("group `{}` in tenant `{}`", a.group, a.tenant)));
-    };
+    let tenant = now.ok_or_else(|| Error::not_found(format!("tenant `{}`", a.tenant)))?;
     group_record(cx, &tenant.value, &a.group).await
 }
 
@@ -180,7 +217,7 @@ pub(crate) async fn remove_group_member(cx: &Cx, a: RemoveGroupMember) -> Result
 
 async fn change_group_grants(
     cx: &Cx,
-    actor: &str,
+    actor: &Actor,
     tenant: &str,
     group: &str,
     grants: &[Grant],
@@ -203,8 +240,17 @@ async fn change_group_grants(
                 def.grants.retain(|x| x != g);
             }
         }
-        if cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
+        let touched = match add {
+            true => false,
+            false => ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?.0,
+        };
+        let Some(written) = cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
+        };
+        // Another call may have taken the other admins meanwhile: then undo this.
+        if touched && !confirm_admin_left(cx, tenant).await? {
+            cx.put(&tenant_key(tenant), &scope.tenant.value, Some(written)).await?;
+            return Err(undone(tenant));
         }
         let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
         cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;

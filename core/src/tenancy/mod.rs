@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod groups;
+pub mod quota;
 pub mod roles;
 pub mod settings;
 pub mod tenants;

@@ -4,9 +4,10 @@ use serde_json::Value;
 
 use crate::audit::details;
 use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
+use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::compiled::builtin_role;
 use crate::call::{DefineRole, DeleteRole};
-use crate::docs::tenant_key;
+use crate::docs::{tenant_key, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Role;
@@ -31,8 +32,14 @@ pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
         scope.require_covers(cx, &a.grants, "role.define", &target).await?;
         let mut doc = scope.tenant.value.clone();
         let replaced = doc.roles.insert(a.role.clone(), a.grants.clone()).is_some();
-        if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
+        let touched = replaced && ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?.0;
+        let Some(written) = cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
+        };
+        // Another call may have taken the other admins meanwhile: then undo this.
+        if touched && !confirm_admin_left(cx, &a.tenant).await? {
+            cx.put(&tenant_key(&a.tenant), &scope.tenant.value, Some(written)).await?;
+            return Err(undone(&a.tenant));
         }
         let d = details([
             ("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null)),
@@ -72,4 +79,44 @@ pub(crate) async fn delete_role(cx: &Cx, a: DeleteRole) -> Result<()> {
         return Ok(());
     }
     Err(conflict(&format!("tenant `{}`", a.tenant)))
+}
+
+/// Pins a name that a membership write just used: writes the tenant document back unchanged,
+/// by compare-and-set, at a version where `defined` still holds. `false` when it
+/// no longer does: the caller takes its write back.
+///
+/// A deletion reads the tenant, then the memberships, and writes the tenant at the version it
+/// read. So either this write lands first — the deletion's write fails and, reading again, it
+/// sees the membership (a role in use; a group member to clear) — or the deletion lands first
+/// and this call sees the name gone. A role or group being deleted never ends up in use.
+pub(crate) async fn pin_name(cx: &Cx, tenant: &str, defined: impl Fn(&TenantDoc) -> bool) -> Result<bool> {
+    let key = tenant_key(tenant);
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(doc) = cx.doc::<TenantDoc>(&key).await? else { return Ok(false) };
+        if !defined(&doc.value) {
+            return Ok(false);
+        }
+        if cx.put(&key, &doc.value, Some(doc.version)).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Err(conflict(&format!("tenant `{tenant}`")))
+}
+
+/// Whether a membership naming `role` must be pinned: built-in roles are never deleted.
+pub(crate) fn custom_role(role: Option<&str>) -> Option<&str> {
+    role.filter(|r| builtin_role(r).is_none())
+}
+
+/// Clears `role` from a membership where a call just set it, once the role turned out to be
+/// deleted (see [`pin_name`]).
+pub(crate) async fn take_role_back(cx: &Cx, tenant: &str, principal: &str, role: &str) -> Result<()> {
+    crate::tenancy::groups::update_membership(cx, tenant, principal, |m| {
+        if m.role.as_deref() == Some(role) {
+            m.role = None;
+        }
+        Ok(())
+    })
+    .await
+    .map(|_| ())
 }

@@ -80,6 +80,7 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
                     description: None,
                     status: Status::Active,
                     deleting: false,
+                    creating: false,
                     created_at: cx.now,
                     created_by: "system".into(),
                     updated_at: cx.now,
@@ -158,9 +159,10 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
 /// A tenant's record; any account with access to the tenant may read it.
 pub(crate) async fn get_tenant(cx: &Cx, a: GetTenant) -> Result<Tenant> {
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+    scope.require_credential(cx, "", "").await?;
     let active = scope.actor.account.as_ref().is_some_and(|acc| acc.status == Status::Active);
     if !scope.actor.member || !active {
-        return Err(Error::forbidden(format!("`{}` has no access to tenant `{}`", a.actor, a.tenant)));
+        return Err(Error::forbidden(format!("`{}` has no access to tenant `{}`", scope.actor.principal, a.tenant)));
     }
     Ok(tenant_record(&scope.tenant.value))
 }

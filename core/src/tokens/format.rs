@@ -77,6 +77,11 @@ fn is_base62(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Whether `id` could be a token id: a key is never built from one that could not.
+pub fn is_token_id(id: &str) -> bool {
+    id.len() == ID_LEN && is_base62(id)
+}
+
 /// Parses a presented token for an engine with `prefix`; any malformation or a bad checksum
 /// is `invalid_credentials`, with no store access.
 pub fn parse<'a>(token: &'a str, prefix: &str) -> Result<Parsed<'a>> {

@@ -7,11 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::audit::details;
-use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::authz::admin::{conflict, load_owner_scope, require_credential_reach, OwnerCheck, MAX_ATTEMPTS};
 use crate::call::{CreateToken, ListTokens, RenameToken, RevokeToken, RotateToken};
-use crate::docs::{
-    account_key, membership_key, token_key, AccountDoc, Hidden, MembershipDoc, Pending, RotationClaim, TokenDoc, SCHEMA,
-};
+use crate::docs::{account_key, token_key, AccountDoc, Hidden, Pending, RotationClaim, TokenDoc, SCHEMA};
 use crate::error::{Error, Result};
 use crate::op::{Cx, Doc};
 use crate::records::{Status, TokenCreated, TokenInfo};
@@ -110,28 +108,6 @@ fn owner_check(action: &'static str, audit_action: &'static str, target: Option<
         personal: true,
         tombstoned: false,
     }
-}
-
-/// Issuing a credential to another account gives its rights: the actor must hold all of
-/// them in the owner tenant. A user's own tokens are exempt (R-52: scopes only narrow).
-async fn check_no_escalation(cx: &Cx, owner: &OwnerScope, audit_action: &str, target: &str) -> Result<()> {
-    let acc = &owner.target.value;
-    if owner.scope.actor.principal == acc.principal {
-        return Ok(());
-    }
-    let Some(m) = cx.doc::<MembershipDoc>(&membership_key(&acc.tenant, &acc.principal)).await? else {
-        return Ok(());
-    };
-    let tenant = &owner.scope.tenant;
-    let rights = cx.engine.cache().rights(&tenant.value, tenant.version, &m.value);
-    if owner.scope.actor.rights.covers_all(&rights) {
-        return Ok(());
-    }
-    let error = Error::forbidden(format!(
-        "`{}` holds rights in tenant `{}` that `{}` does not (no escalation)",
-        acc.principal, acc.tenant, owner.scope.actor.principal
-    ));
-    Err(owner.scope.deny(cx, error, audit_action, target).await)
 }
 
 fn refuse_revoked(acc: &AccountDoc) -> Result<()> {
@@ -309,7 +285,7 @@ async fn resume_creation(
         let Some(p) = t.pending.as_ref().filter(|p| p.rotation_of.is_none()) else { continue };
         let same = !stale(t, cx.now)
             && t.uid == acc.uid
-            && t.created_by == a.actor
+            && t.created_by == a.actor.principal()
             && t.name == a.name.as_deref().unwrap_or(id)
             && t.scopes == a.scopes
             && (t.expires_at == expires_at || t.expires_at.map(|at| at.saturating_sub(t.created_at)) == lifetime);
@@ -348,7 +324,7 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     }
     let owner = load_owner_scope(cx, &a.actor, &a.principal, owner_check("write", "token.create", None)).await?;
     refuse_revoked(&owner.target.value)?;
-    check_no_escalation(cx, &owner, "token.create", &a.principal).await?;
+    require_credential_reach(cx, &owner, a.scopes.as_deref(), &a.principal).await?;
     let settings = &owner.scope.tenant.value.settings;
     let expires_at = expiry(settings, cx.now, a.ttl_days, a.expires_at, a.never_expires)?;
     let acc = &owner.target.value;
@@ -357,7 +333,8 @@ pub(crate) async fn create_token(cx: &Cx, a: CreateToken) -> Result<TokenCreated
     }
     for _ in 0..MAX_ATTEMPTS {
         let pending = Pending { since: cx.now, attempt: attempt_id(cx), rotation_of: None, seq: 0 };
-        let (doc, token) = mint(cx, acc, &a.actor, None, a.name.clone(), expires_at, a.scopes.clone(), pending);
+        let (doc, token) =
+            mint(cx, acc, a.actor.principal(), None, a.name.clone(), expires_at, a.scopes.clone(), pending);
         let key = token_key(&doc.token_id);
         let Some(version) = cx.put(&key, &doc, None).await? else {
             continue; // the id is taken (or the write was lost): draw another
@@ -517,7 +494,7 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
     refuse_revoked(&acc)?;
     let old = token_of(cx, &acc, &a.token_id).await?;
     rotatable(&old.value, cx.now)?;
-    check_no_escalation(cx, &owner, "token.rotate", &old_target).await?;
+    require_credential_reach(cx, &owner, old.value.scopes.as_deref(), &old_target).await?;
     let settings = &owner.scope.tenant.value.settings;
     let cap = settings.max_token_ttl_days.map(|d| cx.now.saturating_add(days_ms(d)));
     let expires_at = match old.value.expires_at {
@@ -539,7 +516,7 @@ pub(crate) async fn rotate_token(cx: &Cx, a: RotateToken) -> Result<TokenCreated
     };
     let name = Some(claimed.value.name.clone());
     let scopes = claimed.value.scopes.clone();
-    let (doc, token) = mint(cx, &acc, &a.actor, Some(claim.to.clone()), name, expires_at, scopes, pending);
+    let (doc, token) = mint(cx, &acc, a.actor.principal(), Some(claim.to.clone()), name, expires_at, scopes, pending);
     let new_version = write_successor(cx, &doc, &claim, &a.token_id).await?;
     add_to_account(cx, &a.principal, &doc, None).await?;
     let target = format!("token:{}", doc.token_id);
