@@ -29,6 +29,19 @@ function message(error) {
   }
 }
 
+// The range of an i64, as the closest doubles: a clock answer must lie in [I64_MIN, I64_MAX).
+const I64_MIN = -9223372036854775808;
+const I64_MAX = 9223372036854775808;
+
+/**
+ * A version from the host store: a positive integer, never a boolean, a fraction, 0 or a
+ * string (R-94). Throws, which `answer` turns into a `failed` reply.
+ */
+function version(v, call) {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  throw new Error(`the store's \`${call}\` answered version ${typeof v === 'string' ? JSON.stringify(v) : String(v)}; versions are positive integers`);
+}
+
 /**
  * @param {object} native  the native half
  * @param {{ json?: boolean }} [shape]  whether values cross as JSON text
@@ -95,17 +108,17 @@ export function createKeyward(native, shape = {}) {
       switch (request.kind) {
         case 'get': {
           const entry = await store.get(request.key);
-          return { kind: 'got', entry: entry == null ? null : { value: entry.value, version: entry.version } };
+          return { kind: 'got', entry: entry == null ? null : { value: entry.value, version: version(entry.version, 'get') } };
         }
         case 'put': {
-          const version = await store.put(request.key, request.value, request.expectedVersion ?? null);
-          return { kind: 'put', version: version ?? null };
+          const written = await store.put(request.key, request.value, request.expectedVersion ?? null);
+          return { kind: 'put', version: written == null ? null : version(written, 'put') };
         }
         case 'delete':
           return { kind: 'deleted', ok: Boolean(await store.delete(request.key, request.expectedVersion)) };
         case 'list': {
           const entries = await store.list(request.prefix, request.after ?? null, request.limit);
-          return { kind: 'listed', entries: Array.from(entries ?? [], (e) => ({ key: e.key, value: e.value, version: e.version })) };
+          return { kind: 'listed', entries: Array.from(entries ?? [], (e) => ({ key: e.key, value: e.value, version: version(e.version, 'list') })) };
         }
         default:
           return { kind: 'failed', message: `unknown store request ${request.kind}` };
@@ -170,9 +183,29 @@ export function createKeyward(native, shape = {}) {
       }
     }
 
+    /**
+     * The host clock's answer (R-93): a finite number of ms within an i64, floored. Anything
+     * else — NaN, ±Infinity, a string, undefined, an object — or a clock that throws fails the
+     * call like a failing callback: `store_error`, never read as 0.
+     */
+    #now() {
+      let t;
+      try {
+        t = this.#clock();
+      } catch (e) {
+        throw new KeywardError({ code: 'store_error', message: `store error: ${message(e)}` });
+      }
+      if (typeof t === 'bigint' && t >= -(2n ** 63n) && t < 2n ** 63n) t = Number(t);
+      if (typeof t !== 'number' || !Number.isFinite(t) || Math.floor(t) < I64_MIN || Math.floor(t) >= I64_MAX) {
+        const shown = typeof t === 'number' || typeof t === 'bigint' ? String(t) : typeof t;
+        throw new KeywardError({ code: 'store_error', message: `store error: the clock answered ${shown}, not milliseconds since the epoch` });
+      }
+      return Math.floor(t);
+    }
+
     async _call(op, args) {
       while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
-      const now = Number(this.#clock());
+      const now = this.#now();
       const argsOut = out(args);
       if (this.#memory) {
         const r = back(guard(() => this.#native.runMemory(this.#memory, op, argsOut, now)));

@@ -121,6 +121,61 @@ export function defineEngineTests(keyward, label) {
     assert.equal((await engine.getTenant(ROOT, 'acme')).tenant, 'acme', 'the engine stays usable');
   });
 
+  test(`${label}: a clock answer that is not a finite number within an i64 is store_error (R-93)`, async () => {
+    for (const answer of [NaN, Infinity, -Infinity, '123', undefined, null, true, 1e30, 2 ** 63, {}, [1], () => 1]) {
+      let now = answer;
+      for (const store of [undefined, new AsyncMapStore()]) {
+        const engine = new Engine({ store, clock: () => now });
+        await assert.rejects(engine.createTenant('acme', { admin: ROOT }),
+          (e) => e instanceof KeywardError && e.code === 'store_error' && e.message.includes('clock'), String(answer));
+        now = 1_700_000_000_000;
+        assert.equal((await engine.createTenant('acme', { admin: ROOT })).createdAt, now, 'never read as 0; the engine goes on');
+        now = answer;
+      }
+    }
+    const throwing = new Engine({ clock: () => { throw new Error('no time'); } });
+    await assert.rejects(throwing.createTenant('acme', { admin: ROOT }), (e) => e.code === 'store_error' && e.message.includes('no time'));
+  });
+
+  test(`${label}: a fractional clock is floored, a BigInt clock is read (R-93)`, async () => {
+    const engine = new Engine({ clock: () => 1_700_000_000_000.9 });
+    assert.equal((await engine.createTenant('acme', { admin: ROOT })).createdAt, 1_700_000_000_000);
+    const big = new Engine({ clock: () => 1_700_000_000_123n });
+    assert.equal((await big.createTenant('acme', { admin: ROOT })).createdAt, 1_700_000_000_123);
+  });
+
+  test(`${label}: a store version that is not a positive integer is store_error (R-94)`, async () => {
+    for (const call of ['get', 'put', 'list']) {
+      for (const bad of [true, false, 0, -1, 1.5, '7', null, NaN]) {
+        if (call === 'put' && bad === null) continue; // null is a lost compare-and-set
+        const inner = new AsyncMapStore();
+        let armed = false;
+        const store = {
+          get: async (k) => {
+            const e = await inner.get(k);
+            return armed && call === 'get' && e ? { ...e, version: bad } : e;
+          },
+          put: async (k, v, e) => {
+            const written = await inner.put(k, v, e);
+            return armed && call === 'put' ? bad : written;
+          },
+          delete: (k, e) => inner.delete(k, e),
+          list: async (p, a, l) => (await inner.list(p, a, l)).map((e) => (armed && call === 'list' ? { ...e, version: bad } : e)),
+        };
+        const engine = new Engine({ store });
+        await engine.createTenant('acme', { admin: ROOT });
+        const bot = await engine.createServiceAccount(ROOT, 'acme', 'bot');
+        armed = true;
+        const attempt = call === 'list' ? engine.auditLog(ROOT, 'acme')
+          : call === 'put' ? engine.updateServiceAccount(ROOT, bot.principal, { description: 'x' })
+            : engine.getAccount(ROOT, 'acme', bot.principal);
+        await assert.rejects(attempt, (e) => e instanceof KeywardError && e.code === 'store_error', `${call} ${String(bad)}`);
+        armed = false;
+        assert.equal((await engine.getAccount(ROOT, 'acme', bot.principal)).principal, bot.principal, 'the engine goes on');
+      }
+    }
+  });
+
   test(`${label}: a store with plain (non-Promise) methods works too`, async () => {
     const map = new MemoryStore();
     const plain = { get: (k) => map.get(k), put: (k, v, e) => map.put(k, v, e), delete: (k, e) => map.delete(k, e), list: (p, a, l) => map.list(p, a, l) };

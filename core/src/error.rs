@@ -2,16 +2,20 @@
 //!
 //! Every failure carries a stable [`Error::code`] that bindings map to their own error
 //! classes. Messages are lower case without a final period and never contain a secret
-//! no token, password or hash is ever formatted into an error.
+//! no token, password or hash is ever formatted into an error, and text shaped like a
+//! token (a caller's token passed where a principal or a name belongs) is replaced by
+//! `[redacted]` when an error is built, displayed or debug-printed ([`redact`]).
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
 /// A Keyward failure. Match on [`Error::code`] for a stable, host-independent string.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An argument is malformed or not allowed; `field` names it.
-    #[error("invalid argument `{field}`: {message}")]
+    #[error("invalid argument `{}`: {}", redact(.field), redact(.message))]
     InvalidArgument {
         /// The argument (or setting) at fault, as named in API.md.
         field: String,
@@ -20,7 +24,7 @@ pub enum Error {
     },
     /// A list filter does not parse; `position` is the 0-based offset of the first offending
     /// character.
-    #[error("invalid filter at position {position}: {message}")]
+    #[error("invalid filter at position {position}: {}", redact(.message))]
     InvalidFilter {
         /// Offset, in Unicode scalar values, of the first offending character.
         position: usize,
@@ -46,25 +50,25 @@ pub enum Error {
     #[error("channel not allowed")]
     ChannelNotAllowed,
     /// The named account, tenant, role, group or token does not exist.
-    #[error("not found: {what}")]
+    #[error("not found: {}", redact(.what))]
     NotFound {
         /// What was looked for, e.g. `account bot@acme.sa.keyward.local`.
         what: String,
     },
     /// The thing to create exists already.
-    #[error("already exists: {what}")]
+    #[error("already exists: {}", redact(.what))]
     AlreadyExists {
         /// What exists already.
         what: String,
     },
     /// The actor lacks the permission the operation needs.
-    #[error("forbidden: {message}")]
+    #[error("forbidden: {}", redact(.message))]
     Forbidden {
         /// Which permission was missing.
         message: String,
     },
     /// Only the owner tenant may do this.
-    #[error("not owner: {message}")]
+    #[error("not owner: {}", redact(.message))]
     NotOwner {
         /// Why.
         message: String,
@@ -76,31 +80,31 @@ pub enum Error {
         rules: Vec<String>,
     },
     /// The operation is not allowed in the target's current state.
-    #[error("failed precondition: {message}")]
+    #[error("failed precondition: {}", redact(.message))]
     FailedPrecondition {
         /// Which state forbids it.
         message: String,
     },
     /// A tenant quota would be exceeded.
-    #[error("quota exceeded: {message}")]
+    #[error("quota exceeded: {}", redact(.message))]
     QuotaExceeded {
         /// Which quota.
         message: String,
     },
     /// Compare-and-set kept losing races.
-    #[error("conflict: {message}")]
+    #[error("conflict: {}", redact(.message))]
     Conflict {
         /// Which record.
         message: String,
     },
     /// A host store callback failed; the host's message is kept.
-    #[error("store error: {message}")]
+    #[error("store error: {}", redact(.message))]
     StoreError {
         /// The host's message.
         message: String,
     },
     /// A bug or corrupt data; never a user mistake.
-    #[error("internal error: {message}")]
+    #[error("internal error: {}", redact(.message))]
     Internal {
         /// What went wrong.
         message: String,
@@ -180,29 +184,98 @@ impl Error {
     }
 
     pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
-        Error::InvalidArgument { field: field.to_owned(), message: message.into() }
+        Error::InvalidArgument { field: field.to_owned(), message: redacted(message) }
     }
     pub(crate) fn not_found(what: impl Into<String>) -> Error {
-        Error::NotFound { what: what.into() }
+        Error::NotFound { what: redacted(what) }
     }
     pub(crate) fn exists(what: impl Into<String>) -> Error {
-        Error::AlreadyExists { what: what.into() }
+        Error::AlreadyExists { what: redacted(what) }
     }
     pub(crate) fn forbidden(message: impl Into<String>) -> Error {
-        Error::Forbidden { message: message.into() }
+        Error::Forbidden { message: redacted(message) }
     }
     pub(crate) fn not_owner(message: impl Into<String>) -> Error {
-        Error::NotOwner { message: message.into() }
+        Error::NotOwner { message: redacted(message) }
     }
     pub(crate) fn precondition(message: impl Into<String>) -> Error {
-        Error::FailedPrecondition { message: message.into() }
+        Error::FailedPrecondition { message: redacted(message) }
     }
     pub(crate) fn quota(message: impl Into<String>) -> Error {
-        Error::QuotaExceeded { message: message.into() }
+        Error::QuotaExceeded { message: redacted(message) }
     }
     pub(crate) fn internal(message: impl Into<String>) -> Error {
-        Error::Internal { message: message.into() }
+        Error::Internal { message: redacted(message) }
     }
+}
+
+/// `Debug` shows the code and the redacted message, never a field's raw text.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("code", &self.code()).field("message", &self.to_string());
+        if let Some(field) = self.field() {
+            d.field("field", &redact(field));
+        }
+        if let Some(position) = self.position() {
+            d.field("position", &position);
+        }
+        if let Some(rules) = self.rules() {
+            d.field("rules", &rules);
+        }
+        d.finish()
+    }
+}
+
+/// What replaces text shaped like a token.
+pub const REDACTED: &str = "[redacted]";
+
+fn redacted(text: impl Into<String>) -> String {
+    let text = text.into();
+    match redact(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => clean,
+    }
+}
+
+/// The length of the token-shaped text whose first `_` is at byte `sep`, counted from `sep`:
+/// `_` + 12 base62 + `_` + at least 6 base62.
+fn token_tail(bytes: &[u8], sep: usize) -> Option<usize> {
+    let id = bytes.get(sep + 1..sep + 13)?;
+    if !id.iter().all(u8::is_ascii_alphanumeric) || bytes.get(sep + 13) != Some(&b'_') {
+        return None;
+    }
+    let secret = bytes.get(sep + 14..)?.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+    (secret >= 6).then_some(14 + secret)
+}
+
+/// Replaces text shaped like a token of this engine — `<prefix>_<id>_<secret...>`, i.e.
+/// `[a-z]{2,8}_[0-9A-Za-z]{12}_[0-9A-Za-z]{6,}`, whatever the engine's own prefix — by
+/// [`REDACTED`]. Borrows when there is nothing to replace.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut done = 0; // bytes of `text` already copied or replaced
+    let mut from = 0;
+    while let Some(sep) = bytes.get(from..).and_then(|rest| rest.iter().position(|&b| b == b'_')).map(|p| p + from) {
+        from = sep + 1;
+        let before = bytes.get(done..sep).unwrap_or_default();
+        let prefix = before.iter().rev().take_while(|b| b.is_ascii_lowercase()).take(8).count();
+        if prefix < 2 {
+            continue;
+        }
+        let Some(tail) = token_tail(bytes, sep) else { continue };
+        let start = sep - prefix;
+        out.push_str(text.get(done..start).unwrap_or_default());
+        out.push_str(REDACTED);
+        done = sep + tail;
+        from = done;
+    }
+    if done == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(text.get(done..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
 /// Serialisable form of an [`Error`], handed to bindings and conformance runners.
@@ -253,6 +326,48 @@ mod tests {
         for (error, code) in all {
             assert_eq!(error.code(), code);
             assert_eq!(error.to_data().code, code);
+        }
+    }
+
+    #[test]
+    fn r82_token_shaped_text_is_redacted() {
+        let token = "kw_AbCdEf012345_0123456789abcdefghijABCDEFGHIJ0123456789ab";
+        assert_eq!(redact(token), REDACTED);
+        assert_eq!(redact(&format!("a `{token}` b")), "a `[redacted]` b");
+        assert_eq!(redact(&format!("{token}@acme.test,{token}")), "[redacted]@acme.test,[redacted]");
+        // Any prefix of 2 to 8 lower-case letters, a secret of 6 or more; the rest stays.
+        assert_eq!(redact("xyzzyabc_AAAAAAAAAAAA_bbbbbb"), REDACTED);
+        assert_eq!(redact("longprefixkw_AAAAAAAAAAAA_bbbbbb!"), "long[redacted]!");
+        assert_eq!(redact("foo_bar_kw_AAAAAAAAAAAA_bbbbbb"), "foo_bar_[redacted]");
+        for clean in [
+            "",
+            "bot@acme.sa.keyward.local",
+            "token:AbCdEf012345",
+            "k_AAAAAAAAAAAA_bbbbbb",
+            "kw_AAAAAAAAAAA_bbbbbb",
+            "kw_AAAAAAAAAAAA_bbbbb",
+            "kw_AAAAAAAAAAAAA_bbbbbb",
+            "my_permission:read",
+            "é_ü",
+        ] {
+            assert!(matches!(redact(clean), Cow::Borrowed(_)), "{clean}");
+        }
+    }
+
+    #[test]
+    fn r82_errors_never_show_a_token_in_display_debug_or_data() {
+        let token = "kw_AbCdEf012345_0123456789abcdefghijABCDEFGHIJ0123456789ab";
+        let built = [
+            Error::not_found(format!("account `{token}`")),
+            Error::invalid("principal", token),
+            Error::StoreError { message: format!("host said {token}") },
+            Error::InvalidFilter { position: 0, message: token.to_owned() },
+            Error::Conflict { message: token.to_owned() },
+        ];
+        for e in built {
+            for text in [e.to_string(), format!("{e:?}"), e.to_data().message] {
+                assert!(!text.contains("0123456789abcdefghij") && text.contains(REDACTED), "{text}");
+            }
         }
     }
 

@@ -200,6 +200,11 @@ fn store_error(message: String) -> Error {
     Error::StoreError { message }
 }
 
+/// A version of 0 is outside the protocol: versions are positive integers.
+fn bad_version(call: &str) -> Error {
+    store_error(format!("the store's `{call}` answered version 0; versions are positive integers"))
+}
+
 fn mismatch() -> Error {
     Error::internal("the host answered a store request with the wrong kind of reply")
 }
@@ -222,6 +227,9 @@ fn check_list_answer(entries: &[Entry], prefix: &str, after: Option<&str>, limit
     }
     if entries.iter().any(|e| !e.key.starts_with(prefix) || after.is_some_and(|a| e.key.as_str() <= a)) {
         return fault("holds keys outside the range asked for");
+    }
+    if entries.iter().any(|e| e.version == 0) {
+        return Err(bad_version("list"));
     }
     if entries.windows(2).any(|w| matches!(w, [x, y] if x.key >= y.key)) {
         return fault("is not in strictly increasing key order");
@@ -253,6 +261,7 @@ impl Cx {
             .await?
             .into_iter()
             .map(|reply| match reply {
+                StoreReply::Got { entry: Some(v) } if v.version == 0 => Err(bad_version("get")),
                 StoreReply::Got { entry } => Ok(entry),
                 StoreReply::Failed { message } => Err(store_error(message)),
                 _ => Err(mismatch()),
@@ -281,6 +290,7 @@ impl Cx {
     pub async fn put<T: Serialize>(&self, key: &str, value: &T, expected: Option<u64>) -> Result<Option<u64>> {
         let request = StoreRequest::Put { key: key.to_owned(), value: to_json(value)?, expected_version: expected };
         match self.exchange(vec![request]).await?.into_iter().next() {
+            Some(StoreReply::Put { version: Some(0) }) => Err(bad_version("put")),
             Some(StoreReply::Put { version }) => Ok(version),
             Some(StoreReply::Failed { message }) => Err(store_error(message)),
             _ => Err(mismatch()),
@@ -337,8 +347,14 @@ impl Cx {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Records an event for the host's audit callback.
+    /// Records an event for the host's audit callback, token-shaped text redacted and
+    /// caller text clipped.
     pub fn emit(&self, event: AuditEvent) {
+        self.emit_sanitized(event.sanitized());
+    }
+
+    /// Records an event that has been through [`AuditEvent::sanitized`] already.
+    pub(crate) fn emit_sanitized(&self, event: AuditEvent) {
         lock(&self.events).push(event);
     }
 }

@@ -127,3 +127,60 @@ fn decisions_follow_role_changes_at_once_despite_the_compiled_cache() {
     assert!(!verify(&kw, &token, "beta", "models:write").allowed, "rights from the first grant are gone");
     assert!(verify(&kw, &token, "beta", "models:read").allowed);
 }
+
+/// a token passed where a principal, an actor, an email, a name, a tenant, a group or a
+/// filter value belongs is never echoed — not in the error (Display, Debug, data), not in any
+/// event handed to the callback, not in the stored audit log — whatever the call's outcome.
+#[test]
+fn r82_a_token_in_the_wrong_place_is_never_echoed() {
+    let events: Arc<Mutex<Vec<AuditEvent>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    let kw = Keyward::new(Options::default(), MemoryStore::new(), TestEnv::new())
+        .unwrap()
+        .with_audit(move |e| sink.lock().unwrap().push(e.clone()));
+    kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+    let sa = kw.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    let secret = token[16..48].to_owned();
+    let calls = [
+        serde_json::json!({"op": "get_account", "args": {"actor": ROOT, "tenant": "acme", "principal": token}}),
+        serde_json::json!({"op": "disable_account", "args": {"actor": ROOT, "principal": token}}),
+        serde_json::json!({"op": "get_tenant", "args": {"actor": token, "tenant": "acme"}}),
+        serde_json::json!({"op": "create_service_account", "args": {"actor": token, "tenant": "acme", "name": "x1"}}),
+        serde_json::json!({"op": "create_service_account", "args": {"actor": ROOT, "tenant": "acme", "name": token}}),
+        serde_json::json!({"op": "create_user", "args": {"actor": ROOT, "tenant": "acme", "email": token}}),
+        serde_json::json!({"op": "create_user", "args": {"actor": ROOT, "tenant": "acme", "email": format!("{token}@acme.test")}}),
+        serde_json::json!({"op": "get_tenant", "args": {"actor": ROOT, "tenant": token}}),
+        serde_json::json!({"op": "create_group", "args": {"actor": ROOT, "tenant": "acme", "group": token}}),
+        serde_json::json!({"op": "add_group_member", "args": {"actor": ROOT, "tenant": "acme", "group": "ops", "principal": token}}),
+        serde_json::json!({"op": "add_group_member", "args": {"actor": sa, "tenant": "acme", "group": "ops", "principal": token}}),
+        serde_json::json!({"op": "grant_access", "args": {"actor": ROOT, "tenant": "acme", "principal": token}}),
+        serde_json::json!({"op": "list_accounts", "args": {"actor": ROOT, "tenant": "acme", "filter": format!("name={token} AND")}}),
+        serde_json::json!({"op": "audit_log", "args": {"actor": ROOT, "tenant": "acme", "filter": format!("target=\"{token}\" OR (")}}),
+        serde_json::json!({"op": "create_token", "args": {"actor": ROOT, "principal": sa, "name": token}}),
+        serde_json::json!({"op": "authorize", "args": {"identity_or_principal": token, "tenant": "acme", "permission": "x:read"}}),
+        serde_json::json!({"op": "set_password", "args": {"actor": ROOT, "principal": token, "password": "Tr0ub4dor&3!"}}),
+    ];
+    let mut texts = Vec::new();
+    for call in calls {
+        let answer = Call::from_json(call.clone()).and_then(|c| kw.call(c));
+        match answer {
+            Err(e) => texts.push(format!("{e} {e:?} {}", serde_json::to_string(&e.to_data()).unwrap())),
+            Ok(answer) if call["op"] == "authorize" => texts.push(serde_json::to_string(&answer).unwrap()),
+            Ok(_) => {}
+        }
+    }
+    let log = kw
+        .call(
+            Call::from_json(serde_json::json!({"op": "audit_log", "args": {"actor": ROOT, "tenant": "acme"}})).unwrap(),
+        )
+        .unwrap();
+    texts.push(serde_json::to_string(&log).unwrap());
+    for e in events.lock().unwrap().iter() {
+        texts.push(format!("{} {e:?}", serde_json::to_string(e).unwrap()));
+    }
+    assert!(texts.iter().any(|t| t.contains("[redacted]")), "the token was seen and replaced");
+    for text in &texts {
+        assert!(!text.contains(&secret) && !text.contains(&token[..16]), "token text leaked into: {text}");
+    }
+}

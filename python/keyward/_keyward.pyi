@@ -31,7 +31,7 @@ class Engine:
         *,
         domain: str = "keyward.local",
         token_prefix: str = "kw",
-        clock: Optional[Callable[[], int]] = None,
+        clock: Optional[Callable[[], float]] = None,
         audit: Optional[Callable[[AuditEvent], object]] = None,
         pepper: Union[bytes, str, None] = None,
     ) -> None: ...

@@ -281,8 +281,9 @@ class Store(Protocol):
         ...
 
 
-Clock = Callable[[], int]
-"""The host clock (R-93): returns milliseconds since the epoch."""
+Clock = Callable[[], float]
+"""The host clock (R-93): returns milliseconds since the epoch, an ``int`` or a finite
+``float`` (floored); anything else, a ``bool`` included, fails the call with ``StoreError``."""
 
 AuditCallback = Callable[[AuditEvent], object]
 """Receives every audit event (R-80); whatever it raises is ignored."""

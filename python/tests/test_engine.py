@@ -537,6 +537,71 @@ def test_a_failing_clock_is_a_store_error() -> None:
         keyward.Engine(clock=wrong).create_tenant("acme", admin=ADMIN)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [float("nan"), float("inf"), float("-inf"), "123", None, True, False, 1e30, 2**63, -(2**63) - 1, object(), [1]],
+    ids=repr,
+)
+def test_r93_a_clock_answer_that_is_not_a_finite_number_in_range_is_store_error(answer: Any) -> None:
+    now: List[Any] = [answer]
+    kw = keyward.Engine(DictStore(), clock=lambda: now[0])
+    with pytest.raises(keyward.StoreError, match="clock"):
+        kw.create_tenant("acme", admin=ADMIN)
+    now[0] = T0
+    assert kw.create_tenant("acme", admin=ADMIN)["created_at"] == T0, "never read as 0; the engine goes on"
+
+
+def test_r93_a_fractional_clock_is_floored() -> None:
+    kw = keyward.Engine(clock=lambda: 1_700_000_000_000.9)
+    assert kw.create_tenant("acme", admin=ADMIN)["created_at"] == 1_700_000_000_000
+    assert keyward.Engine(clock=lambda: -1.5).create_tenant("acme", admin=ADMIN)["created_at"] == -2
+
+
+class BadVersionStore(DictStore):
+    """A store whose `call` answers `version` once armed (R-94)."""
+
+    def __init__(self, call: str, version: Any) -> None:
+        super().__init__()
+        self.call, self.version, self.armed = call, version, False
+
+    def get(self, key: str) -> Optional[keyward.Versioned]:
+        found = super().get(key)
+        if self.armed and self.call == "get" and found is not None:
+            found = cast(keyward.Versioned, {**found, "version": self.version})
+        return found
+
+    def put(self, key: str, value: str, expected_version: Optional[int]) -> Optional[int]:
+        written = super().put(key, value, expected_version)
+        return cast(Optional[int], self.version) if self.armed and self.call == "put" else written
+
+    def list(self, prefix: str, after: Optional[str], limit: int) -> List[keyward.Entry]:
+        entries = super().list(prefix, after, limit)
+        if self.armed and self.call == "list":
+            entries = [cast(keyward.Entry, {**e, "version": self.version}) for e in entries]
+        return entries
+
+
+@pytest.mark.parametrize("version", [True, False, 0, -1, 1.5, "7", None], ids=repr)
+@pytest.mark.parametrize("call", ["get", "put", "list"])
+def test_r94_a_store_version_outside_the_protocol_is_store_error(call: str, version: Any) -> None:
+    if call == "put" and version is None:
+        return  # None is a lost compare-and-set, inside the protocol
+    store = BadVersionStore(call, version)
+    kw = keyward.Engine(store, clock=Clock())
+    kw.create_tenant("acme", admin=ADMIN)
+    kw.create_service_account(ADMIN, "acme", "bot")
+    store.armed = True
+    with pytest.raises(keyward.StoreError):
+        if call == "list":
+            kw.audit_log(ADMIN, "acme")
+        elif call == "put":
+            kw.update_service_account(ADMIN, BOT, description="x")
+        else:
+            kw.get_account(ADMIN, "acme", BOT)
+    store.armed = False
+    assert kw.get_account(ADMIN, "acme", BOT)["principal"] == BOT, "the engine goes on"
+
+
 def test_the_audit_callback_receives_every_event(world: World) -> None:
     kw, events = world.kw, world.events
     token = kw.create_token(ADMIN, BOT)

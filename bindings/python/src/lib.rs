@@ -251,6 +251,14 @@ fn field<'py>(item: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny
     item.get_item(name)
 }
 
+/// A version from the host store: an `int` that is not a `bool`; the core refuses 0.
+fn version(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if value.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err("a version is an int, not a bool"));
+    }
+    value.extract()
+}
+
 impl<'py> HostStore<'_, 'py> {
     fn run(&mut self, request: &StoreRequest) -> StoreReply {
         if self.pending.is_some() {
@@ -291,11 +299,13 @@ impl<'py> HostStore<'_, 'py> {
                     StoreReply::Got { entry: None }
                 } else {
                     let value: String = field(answer, "value")?.extract()?;
-                    let version: u64 = field(answer, "version")?.extract()?;
+                    let version = version(&field(answer, "version")?)?;
                     StoreReply::Got { entry: Some(keyward_core::Versioned { value, version }) }
                 }
             }
-            StoreRequest::Put { .. } => StoreReply::Put { version: answer.extract::<Option<u64>>()? },
+            StoreRequest::Put { .. } => {
+                StoreReply::Put { version: if answer.is_none() { None } else { Some(version(answer)?) } }
+            }
             StoreRequest::Delete { .. } => StoreReply::Deleted { ok: answer.is_truthy()? },
             StoreRequest::List { .. } => {
                 let mut entries = Vec::new();
@@ -304,7 +314,7 @@ impl<'py> HostStore<'_, 'py> {
                     entries.push(Entry {
                         key: field(&item, "key")?.extract()?,
                         value: field(&item, "value")?.extract()?,
-                        version: field(&item, "version")?.extract()?,
+                        version: version(&field(&item, "version")?)?,
                     });
                 }
                 StoreReply::Listed { entries }
@@ -356,10 +366,14 @@ impl PyEngine {
                 return Ok(ms);
             }
         }
-        match value.cast::<PyFloat>().map(|f| f.value()) {
-            Ok(ms) if ms.is_finite() && ms.abs() < 9.0e18 => Ok(ms as i64),
+        // A float is floored; it must land inside an i64: [-2^63, 2^63).
+        match value.cast::<PyFloat>().map(|f| f.value().floor()) {
+            Ok(ms) if ms.is_finite() && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&ms) => {
+                Ok(ms as i64)
+            }
             _ => Err(Error::StoreError {
-                message: "the clock must return milliseconds since the epoch as an int".into(),
+                message: "the clock must return milliseconds since the epoch: a finite int or float within an i64"
+                    .into(),
             }),
         }
     }

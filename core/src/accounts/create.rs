@@ -192,10 +192,10 @@ pub(crate) async fn create_service_account(cx: &Cx, a: CreateServiceAccount) -> 
 pub(crate) async fn create_user(cx: &Cx, a: CreateUser) -> Result<Account> {
     let email = validate::email(&a.email, &cx.engine.options.domain)?;
     let name = match a.name {
-        Some(n) if n.trim().is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) => {
-            return Err(Error::invalid("name", "a user name is 1 to 200 printable characters"));
+        Some(n) => {
+            validate::display_name(&n, "name")?;
+            n
         }
-        Some(n) => n,
         None => email.split('@').next().unwrap_or_default().to_owned(),
     };
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;

@@ -76,6 +76,52 @@ pub struct AuditEvent {
     pub details: Map<String, Value>,
 }
 
+/// Caller-supplied text in an event is clipped: the actor's principal and the target to
+/// this many characters...
+const PRINCIPAL_MAX: usize = 320;
+/// ...and every other string in the details to this many.
+const DETAIL_MAX: usize = 1000;
+
+/// `text` without token-shaped parts, then cut to its first `max` characters.
+/// Allocates only when something changes.
+fn scrub(text: String, max: usize) -> String {
+    let text = match crate::error::redact(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
+    };
+    if text.len() <= max {
+        return text; // no more bytes than `max`, so no more characters
+    }
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text.get(..end).unwrap_or_default().to_owned(),
+        None => text,
+    }
+}
+
+fn scrub_value(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = scrub(std::mem::take(s), DETAIL_MAX),
+        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Object(map) => map.values_mut().for_each(scrub_value),
+        _ => {}
+    }
+}
+
+impl AuditEvent {
+    /// The event as it may be stored or handed out: token-shaped text redacted everywhere
+    /// the actor's principal and the target clipped to 320 characters and every other
+    /// string value of the details to 1,000. Every event passes through here.
+    pub(crate) fn sanitized(mut self) -> AuditEvent {
+        if let Some(actor) = &mut self.actor {
+            actor.principal = scrub(std::mem::take(&mut actor.principal), PRINCIPAL_MAX);
+        }
+        self.tenant = self.tenant.map(|t| scrub(t, PRINCIPAL_MAX));
+        self.target = scrub(std::mem::take(&mut self.target), PRINCIPAL_MAX);
+        self.details.values_mut().for_each(scrub_value);
+        self
+    }
+}
+
 /// A stored event with the key it sorts by.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredEvent {
@@ -109,6 +155,7 @@ pub(crate) fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, 
 impl Cx {
     /// Appends an event to `tenant`'s log and hands it to the host callback.
     pub async fn audit(&self, tenant: &str, event: AuditEvent) -> Result<()> {
+        let event = event.sanitized();
         let prefix = event_prefix(tenant);
         // Events of the same millisecond share a prefix; the first key under it holds the
         // highest sequence so far. Looking only there keeps the order right even when a
@@ -121,7 +168,7 @@ impl Cx {
             let key = event_key(&prefix, event.time, seq);
             let stored = StoredEvent { schema: crate::docs::SCHEMA, event: event.clone() };
             if self.put(&key, &stored, None).await?.is_some() {
-                self.emit(event);
+                self.emit_sanitized(event);
                 return Ok(());
             }
         }
@@ -186,6 +233,33 @@ impl Cx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r81_r82_events_are_clipped_and_redacted() {
+        let token = "kw_AbCdEf012345_0123456789abcdefghijABCDEFGHIJ0123456789ab";
+        let event = AuditEvent {
+            time: 1,
+            tenant: Some("acme".into()),
+            actor: Some(ActorRef::unknown(&format!("{token}{}", "é".repeat(400)))),
+            action: "token.rename".into(),
+            target: "t".repeat(500),
+            outcome: "ok".into(),
+            reason: None,
+            details: details([
+                ("name", Value::String("ü".repeat(2000))),
+                ("list", serde_json::json!([token, {"deep": "x".repeat(1001)}])),
+                ("n", Value::from(5)),
+            ]),
+        }
+        .sanitized();
+        let actor = event.actor.as_ref().map(|a| a.principal.clone()).unwrap_or_default();
+        assert!(actor.starts_with("[redacted]éé") && actor.chars().count() == 320);
+        assert_eq!(event.target, "t".repeat(320));
+        assert_eq!(event.details["name"], Value::String("ü".repeat(1000)));
+        assert_eq!(event.details["list"], serde_json::json!(["[redacted]", {"deep": "x".repeat(1000)}]));
+        assert_eq!(event.details["n"], Value::from(5));
+        assert_eq!(event.tenant.as_deref(), Some("acme"));
+    }
 
     #[test]
     fn r81_the_same_millisecond_prefix_is_the_key_without_its_sequence() {

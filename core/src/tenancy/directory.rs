@@ -130,12 +130,12 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     for u in &a.users {
         let email = validate::email(&u.email, &cx.engine.options.domain).map_err(|e| e.for_field("users"))?;
         if let Some(n) = &u.name {
-            if n.trim().is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    "users",
-                    format!("the name of `{email}` is not 1 to 200 printable characters"),
-                ));
-            }
+            validate::display_name(n, "users").map_err(|e| match e {
+                Error::InvalidArgument { message, .. } => {
+                    Error::invalid("users", format!("the name of `{email}`: {message}"))
+                }
+                other => other,
+            })?;
         }
         listed.insert(email, u.name.clone());
     }

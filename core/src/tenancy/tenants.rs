@@ -25,12 +25,8 @@ pub(crate) fn tenant_record(doc: &TenantDoc) -> Tenant {
 
 fn display_name(name: Option<String>, tenant: &str) -> Result<String> {
     let name = name.unwrap_or_else(|| tenant.to_owned());
-    let n = name.chars().count();
-    if (1..=200).contains(&n) && !name.chars().any(char::is_control) {
-        Ok(name)
-    } else {
-        Err(Error::invalid("name", "a tenant name is 1 to 200 printable characters"))
-    }
+    validate::display_name(&name, "name")?;
+    Ok(name)
 }
 
 /// Creates the tenant and its first admin. When the admin's email already names a user, that
