@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::accounts::account_record;
-use crate::audit::details;
+use crate::audit::{details, ActorRef};
 use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
 use crate::authz::admins::{ensure_admin_remains_everywhere, first_without_admin, undone};
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
@@ -201,25 +201,51 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let target = &owner.target.value;
     let tenants: Vec<String> = std::iter::once(&target.tenant).chain(&target.tenants).cloned().collect();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);
-    let actor = owner.scope.actor.actor_ref();
-    let tomb = if owner.target.value.deleting {
-        // An earlier deletion was interrupted after its tombstone: finish it.
-        owner.target
-    } else {
-        let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
-        tombstone(cx, owner.target, &admin_of).await?
+    let event = DeletionEvent {
+        tenants: &tenants,
+        actor: owner.scope.actor.actor_ref(),
+        action: &owner.action,
+        target: &a.principal,
+        details: d,
     };
-    for tenant in &tenants {
-        cx.record_once(tomb.value.updated_at, tenant, actor.clone(), &owner.action, &a.principal, d.clone()).await?;
-    }
-    finish_deletion(cx, tomb).await
+    // An earlier deletion interrupted after its tombstone is finished, not checked again.
+    let admin_of = match owner.target.value.deleting {
+        true => Vec::new(),
+        false => ensure_admin_remains_everywhere(cx, &owner.target.value).await?,
+    };
+    erase(cx, owner.target, &admin_of, &event).await
+}
+
+/// The event of a deletion, written in each tenant concerned between the tombstone and
+/// the clean-up.
+pub(crate) struct DeletionEvent<'a> {
+    /// The owner tenant and every other tenant where the account had access.
+    pub tenants: &'a [String],
+    pub actor: ActorRef,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub details: serde_json::Map<String, Value>,
 }
 
 /// Deletes an account everywhere: the tombstone first, so nothing of it verifies from that
-/// write on, then [`finish_deletion`]. In `admin_of`, the tenants where it was an
-/// active admin, another must remain once the tombstone is written, or it is lifted.
-pub(crate) async fn erase(cx: &Cx, current: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
-    let tomb = tombstone(cx, current, admin_of).await?;
+/// write on (already there when an interrupted deletion is run again); then the event, written
+/// once, timed by the tombstone; then [`finish_deletion`]. In `admin_of`, the tenants
+/// where it was an active admin, another must remain once the tombstone is written, or it is
+/// lifted.
+pub(crate) async fn erase(
+    cx: &Cx,
+    current: Doc<AccountDoc>,
+    admin_of: &[String],
+    event: &DeletionEvent<'_>,
+) -> Result<()> {
+    let tomb = match current.value.deleting {
+        true => current,
+        false => tombstone(cx, current, admin_of).await?,
+    };
+    for tenant in event.tenants {
+        let (actor, details) = (event.actor.clone(), event.details.clone());
+        cx.record_once(tomb.value.updated_at, tenant, actor, event.action, event.target, details).await?;
+    }
     finish_deletion(cx, tomb).await
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::accounts::create::{create_account, NewAccount};
-use crate::accounts::lifecycle::erase;
+use crate::accounts::lifecycle::{erase, DeletionEvent};
 use crate::audit::details;
 use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::admins::{
@@ -79,24 +79,27 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         let touched = ensure_admin_remains(cx, &a.tenant, AdminChange::Leaving(&[email.as_str()])).await?;
         touched.0.then(|| a.tenant.clone()).into_iter().collect()
     };
-    // An owner's removal deletes the user: every tenant where it had access hears of it.
-    let mut concerned = vec![a.tenant.clone()];
-    if owned {
-        concerned.extend(acc.value.tenants.iter().cloned());
-    }
-    leave(cx, &a.tenant, acc, &admin_of).await?;
+    // Every tenant concerned hears of it: for a deletion, every tenant where the user
+    // had access; for a removal of access, this tenant and the owner.
+    let concerned: Vec<String> = match owned {
+        true => std::iter::once(&acc.value.tenant).chain(&acc.value.tenants).cloned().collect(),
+        false => vec![a.tenant.clone(), acc.value.tenant.clone()],
+    };
     let d = details([("owned", Value::Bool(owned))]);
+    let actor = scope.actor.actor_ref();
+    if owned {
+        let event = DeletionEvent { tenants: &concerned, actor, action: "user.remove", target: &email, details: d };
+        return erase(cx, acc, &admin_of, &event).await;
+    }
+    // Taking access away takes effect first, then its events.
+    leave(cx, &a.tenant, acc, &admin_of).await?;
     let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
-    cx.record_each(&concerned, &scope.actor.actor_ref(), "user.remove", &email, &d).await
+    cx.record_each(&concerned, &actor, "user.remove", &email, &d).await
 }
 
-/// Deletes a user the tenant owns; removes the access of one it does not. In `admin_of`, the
-/// tenants where it was an active admin, another must remain after the write, or it is undone
-///
+/// Removes the access of a user owned elsewhere. In `admin_of`, the tenants where it was an
+/// active admin, another must remain after the write, or it is undone.
 async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
-    if acc.value.tenant == tenant {
-        return erase(cx, acc, admin_of).await;
-    }
     let principal = acc.value.principal.clone();
     let m_key = membership_key(tenant, &principal);
     if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await? {
@@ -212,16 +215,15 @@ async fn apply_sync(
         if let Ok(acc) = account(cx, p).await {
             // Checked before the first write; a concurrent demotion of the other admins is not
             // undone here (README "Known limits").
-            erase(cx, acc, &[]).await?;
-            cx.record(
-                &a.tenant,
-                scope.actor.actor_ref(),
-                "user.remove",
-                p,
-                Ok(()),
-                details([("sync", Value::Bool(true))]),
-            )
-            .await?;
+            let tenants: Vec<String> = std::iter::once(&a.tenant).chain(&acc.value.tenants).cloned().collect();
+            let event = DeletionEvent {
+                tenants: &tenants,
+                actor: scope.actor.actor_ref(),
+                action: "user.remove",
+                target: p,
+                details: details([("sync", Value::Bool(true))]),
+            };
+            erase(cx, acc, &[], &event).await?;
             report.removed += 1;
         }
     }
