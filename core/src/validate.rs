@@ -176,6 +176,10 @@ pub fn token_name(name: &str) -> Result<()> {
     if !(1..=64).contains(&n) || name.trim().is_empty() {
         return Err(Error::invalid("name", "a token name is 1 to 64 characters, not only white space"));
     }
+    // A token pasted where its name goes would be shown by every `list_tokens`.
+    if matches!(crate::error::redact(name), std::borrow::Cow::Owned(_)) {
+        return Err(Error::invalid("name", "a token name must not look like a token"));
+    }
     let bad = |c: char| c.is_control() || is_format(c) || c == '\u{2028}' || c == '\u{2029}';
     match first_bad(name, bad) {
         None => Ok(()),
@@ -250,6 +254,12 @@ mod tests {
         assert!(token_name("Clé prod 🚀").is_ok());
         assert!(token_name(&"é".repeat(64)).is_ok(), "64 characters, not bytes");
         assert!(token_name("").is_err());
+        // a token pasted as a name is refused, never stored to be listed.
+        assert_eq!(
+            token_name("kw_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB000000").unwrap_err().field(),
+            Some("name")
+        );
+        assert!(token_name("kw_deploy_key").is_ok());
         assert!(token_name(&"x".repeat(65)).is_err());
         assert!(token_name("bad\nname").is_err());
         // Cc, Cf (zero-width space, soft hyphen, BOM, bidi override, tag), Zl, Zp.
