@@ -520,3 +520,34 @@ fn r43_r47_a_member_added_while_its_group_is_deleted_gains_nothing_from_a_later_
         kw.run(EffectivePermissions { identity_or_principal: sa.as_str().into(), tenant: "acme".into() }).unwrap();
     assert!(rights.iter().all(|g| g.source != "group:ops"), "{rights:?}");
 }
+
+#[test]
+fn r26_authorize_re_checks_an_identitys_token_in_its_one_read_round() {
+    let kw = kw();
+    let sa = service_account(&kw, "bot", "viewer");
+    let created = kw.run(token_request(&sa)).unwrap();
+    let identity = kw.run(Authenticate { token: created.token.as_str().into(), channel: Channel::Api }).unwrap();
+    let authorize = |subject: Subject| {
+        Authorize {
+            identity_or_principal: subject,
+            tenant: "acme".into(),
+            permission: "models:read".into(),
+            resource: "*".into(),
+        }
+        .into_call()
+    };
+    let now = kw.env().now();
+    let (answer, batches) = drive(kw.engine(), kw.store(), authorize((&identity).into()), now);
+    assert!(matches!(answer, Ok(Answer::Decision(Decision { allowed: true, .. }))), "{answer:?}");
+    assert_eq!(batches.len(), 1, "one read round: {batches:?}");
+    assert_eq!(batches[0].len(), 4, "account, tenant, membership and the identity's token together");
+
+    // A principal needs no token: the same round without it.
+    let (_, batches) = drive(kw.engine(), kw.store(), authorize(sa.as_str().into()), now);
+    assert_eq!((batches.len(), batches[0].len()), (1, 3));
+
+    kw.run(RevokeToken { actor: ROOT.into(), principal: sa.clone(), token_id: created.info.token_id.clone() }).unwrap();
+    let (answer, batches) = drive(kw.engine(), kw.store(), authorize((&identity).into()), now);
+    let Ok(Answer::Decision(d)) = answer else { panic!("authorize answers a decision") };
+    assert_eq!((d.allowed, d.reason.as_str(), batches.len()), (false, "token_revoked", 1));
+}
