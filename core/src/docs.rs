@@ -42,6 +42,21 @@ pub struct TenantDoc {
     /// Groups by name (`everyone` always present).
     #[serde(default)]
     pub groups: BTreeMap<String, GroupDef>,
+    /// The last creation or deletion of a group or role written here, so that a rerun of one
+    /// interrupted before its event writes that event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<LastChange>,
+}
+
+/// A mutation of the tenant document and the time its event is written at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastChange {
+    /// When: the time of its event.
+    pub at: i64,
+    /// The event's action, e.g. `group.delete`.
+    pub action: String,
+    /// The event's target, e.g. `group:ml`.
+    pub target: String,
 }
 
 /// A group's policy: the roles and grants it gives its members.

@@ -445,3 +445,97 @@ fn r23_r92_a_creation_interrupted_before_its_event_holds_its_slot_for_the_pendin
     assert_eq!(tokens, 1, "the abandoned token's document is deleted");
     assert_eq!(events_on(&kw, "acme", "token.create"), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Groups and roles: the tenant document's write and its event.
+
+fn group_call(group: &str) -> CreateGroup {
+    CreateGroup {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        group: group.into(),
+        roles: vec![],
+        grants: vec![serde_json::from_value(serde_json::json!("datasets:write")).unwrap()],
+    }
+}
+
+fn may_write_datasets(kw: &Kw) -> bool {
+    kw.run(Authorize {
+        identity_or_principal: SA.into(),
+        tenant: "acme".into(),
+        permission: "datasets:write".into(),
+        resource: "*".into(),
+    })
+    .unwrap()
+    .allowed
+}
+
+#[test]
+fn r92_create_group_interrupted_anywhere_is_completed_by_a_rerun_with_one_event() {
+    for writes in 0..10 {
+        let kw = kw();
+        kw.store().crash_after_writes.set(Some(writes));
+        let first = kw.run(group_call("ml"));
+        kw.store().crash_after_writes.set(None);
+        if first.is_ok() {
+            assert!(writes >= 2, "create_group completes in {writes} writes?");
+            return;
+        }
+        kw.env().advance(1_000);
+        match kw.run(group_call("ml")) {
+            Ok(group) => assert_eq!(group.group, "ml"),
+            // Both writes were done; only the answer's read failed: the creation is complete.
+            Err(e) => assert!(writes >= 2 && e.code() == "already_exists", "after {writes} writes: {e}"),
+        }
+        assert_eq!(events_on(&kw, "acme", "group.create"), 1, "after {writes} writes: one event");
+        // A genuine second creation is still refused.
+        assert_eq!(kw.run(group_call("ml")).unwrap_err().code(), "already_exists");
+    }
+    panic!("create_group never completed");
+}
+
+#[test]
+fn r92_delete_group_interrupted_anywhere_takes_rights_first_and_a_rerun_logs_one_event() {
+    crash_at_every_write(
+        "delete_group",
+        |kw| {
+            kw.run(group_call("ml")).unwrap();
+            kw.run(AddGroupMember {
+                actor: ROOT.into(),
+                tenant: "acme".into(),
+                group: "ml".into(),
+                principal: SA.into(),
+            })
+            .unwrap();
+            assert!(may_write_datasets(kw));
+            DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ml".into() }.into_call()
+        },
+        |kw, writes| {
+            assert!(writes == 0 || !may_write_datasets(kw), "after {writes} writes: the member's rights go first")
+        },
+        |kw, _, writes| {
+            assert!(!may_write_datasets(kw));
+            assert_eq!(events_on(kw, "acme", "group.delete"), 1, "after {writes} writes: one event");
+            let again = kw.run(DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ml".into() });
+            assert_eq!(again.unwrap_err().code(), "not_found", "a completed deletion is not done twice");
+        },
+    );
+}
+
+#[test]
+fn r92_delete_role_interrupted_anywhere_is_completed_by_a_rerun_with_one_event() {
+    crash_at_every_write(
+        "delete_role",
+        |kw| {
+            let grants = vec![serde_json::from_value(serde_json::json!("models:read")).unwrap()];
+            kw.run(DefineRole { actor: ROOT.into(), tenant: "acme".into(), role: "reader".into(), grants }).unwrap();
+            DeleteRole { actor: ROOT.into(), tenant: "acme".into(), role: "reader".into() }.into_call()
+        },
+        |_, _| {},
+        |kw, _, writes| {
+            assert_eq!(events_on(kw, "acme", "role.delete"), 1, "after {writes} writes: one event");
+            let again = kw.run(DeleteRole { actor: ROOT.into(), tenant: "acme".into(), role: "reader".into() });
+            assert_eq!(again.unwrap_err().code(), "not_found");
+        },
+    );
+}

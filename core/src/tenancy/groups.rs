@@ -15,8 +15,8 @@ use crate::docs::{membership_key, tenant_key, GroupDef, MembershipDoc, TenantDoc
 use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Group;
-use crate::tenancy::memberships;
 use crate::tenancy::roles::pin_name;
+use crate::tenancy::{finish_interrupted, mark_change, memberships};
 use crate::validate;
 
 /// The group every account with access belongs to.
@@ -47,6 +47,10 @@ pub(crate) async fn create_group(cx: &Cx, a: CreateGroup) -> Result<Group> {
         let scope = load_scope(cx, &a.actor, &a.tenant).await?;
         scope.require(cx, "groups", "write", "group.create", &target).await?;
         if scope.tenant.value.groups.contains_key(&a.group) {
+            // The group this call's interrupted run created, whose event is missing.
+            if finish_interrupted(cx, &scope, "group.create", &target).await? {
+                return group_record(cx, &scope.tenant.value, &a.group).await;
+            }
             return Err(Error::exists(format!("group `{}` in tenant `{}`", a.group, a.tenant)));
         }
         let mut given: Vec<Grant> = a.grants.clone();
@@ -58,6 +62,7 @@ pub(crate) async fn create_group(cx: &Cx, a: CreateGroup) -> Result<Group> {
         let mut roles = a.roles.clone();
         roles.dedup();
         doc.groups.insert(a.group.clone(), GroupDef { roles, grants: a.grants.clone() });
+        mark_change(cx, &mut doc, "group.create", &target);
         if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
@@ -79,6 +84,9 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
         let scope = load_scope(cx, &a.actor, &a.tenant).await?;
         scope.require(cx, "groups", "write", "group.delete", &target).await?;
         let mut doc = scope.tenant.value.clone();
+        if !doc.groups.contains_key(&a.group) && finish_interrupted(cx, &scope, "group.delete", &target).await? {
+            return Ok(());
+        }
         existing(&mut doc, &a.group)?;
         let mut after = doc.clone();
         after.groups.remove(&a.group);
@@ -95,6 +103,7 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
             }
         }
         doc.groups.remove(&a.group);
+        mark_change(cx, &mut doc, "group.delete", &target);
         if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }

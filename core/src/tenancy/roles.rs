@@ -11,7 +11,7 @@ use crate::docs::{tenant_key, TenantDoc};
 use crate::error::{Error, Result};
 use crate::op::Cx;
 use crate::records::Role;
-use crate::tenancy::memberships;
+use crate::tenancy::{finish_interrupted, mark_change, memberships};
 use crate::validate;
 
 fn custom_name(role: &str) -> Result<()> {
@@ -61,6 +61,10 @@ pub(crate) async fn delete_role(cx: &Cx, a: DeleteRole) -> Result<()> {
         scope.require(cx, "roles", "write", "role.delete", &target).await?;
         let mut doc = scope.tenant.value.clone();
         if !doc.roles.contains_key(&a.role) {
+            // Deleted by this call's interrupted run, whose event is missing.
+            if finish_interrupted(cx, &scope, "role.delete", &target).await? {
+                return Ok(());
+            }
             return Err(Error::not_found(format!("role `{}` in tenant `{}`", a.role, a.tenant)));
         }
         let in_group = doc.groups.iter().find(|(_, g)| g.roles.contains(&a.role)).map(|(n, _)| format!("group `{n}`"));
@@ -72,6 +76,7 @@ pub(crate) async fn delete_role(cx: &Cx, a: DeleteRole) -> Result<()> {
             return Err(Error::precondition(format!("role `{}` is still used by {user}", a.role)));
         }
         doc.roles.remove(&a.role);
+        mark_change(cx, &mut doc, "role.delete", &target);
         if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }

@@ -143,6 +143,7 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
             created_at: cx.now,
             roles: Default::default(),
             groups: [("everyone".to_owned(), GroupDef::default())].into_iter().collect(),
+            last_change: None,
         };
         if cx.put(&keys[0], &doc, None).await?.is_none() {
             return Err(Error::exists(format!("tenant `{tenant}`")));
