@@ -9,6 +9,7 @@ use crate::authz::pattern::{check_requested_resource, parse_requested_permission
 use crate::call::{Authenticate, Authorize, EffectivePermissions, Subject, Verify};
 use std::sync::Arc;
 
+use crate::authz::admin::token_refusal;
 use crate::authz::compiled::Rights;
 use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountHead, TokenDoc};
 use crate::error::{Error, Result};
@@ -378,14 +379,9 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option
     let (scopes, refused) = match (identity, token_id) {
         (None, _) => (None, None),
         (Some(i), None) => (i.scopes.clone(), None),
-        // A creation under way is no token: no identity could have come from it.
-        (Some(_), Some(id)) => match token.filter(|t| {
-            t.uid == account.uid && t.token_id == id && t.pending.as_ref().is_none_or(|p| p.rotation_of.is_some())
-        }) {
-            None => (None, Some(Error::InvalidCredentials)),
-            Some(t) if t.revoked_at.is_some() => (None, Some(Error::TokenRevoked)),
-            Some(t) if t.expires_at.is_some_and(|at| cx.now >= at) => (None, Some(Error::TokenExpired)),
-            Some(t) => (t.scopes, None),
+        (Some(_), Some(id)) => match token_refusal(&account.uid, id, token.as_ref(), cx.now) {
+            Some(error) => (None, Some(error)),
+            None => (token.and_then(|t| t.scopes), None),
         },
     };
     Ok(Some(Loaded { account, access, scopes, refused }))

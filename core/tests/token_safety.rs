@@ -539,3 +539,28 @@ fn r92_delete_role_interrupted_anywhere_is_completed_by_a_rerun_with_one_event()
         },
     );
 }
+
+#[test]
+fn r92_a_password_never_works_before_its_event_is_stored() {
+    const PASSWORD: &str = "Sup3r-secret!";
+    let set = || SetPassword { actor: ROOT.into(), principal: SA.into(), password: Some(PASSWORD.into()) };
+    let signs_in = |kw: &Kw| {
+        kw.run(AuthenticatePassword { principal: SA.into(), password: PASSWORD.into(), channel: Channel::Api }).is_ok()
+    };
+    for writes in 0..10 {
+        let kw = kw();
+        kw.store().crash_after_writes.set(Some(writes));
+        let first = kw.run(set());
+        kw.store().crash_after_writes.set(None);
+        if signs_in(&kw) {
+            assert!(events_on(&kw, "acme", "password.set") >= 1, "after {writes} writes: a password without its event");
+        }
+        if first.is_ok() {
+            assert!(writes >= 2, "set_password completes in {writes} writes?");
+            return;
+        }
+        kw.run(set()).unwrap();
+        assert!(signs_in(&kw) && events_on(&kw, "acme", "password.set") >= 1, "after {writes} writes: rerun completes");
+    }
+    panic!("set_password never completed");
+}

@@ -59,8 +59,18 @@ async fn change_access(
     }
     // Another call may have taken the other admins meanwhile: then undo this change.
     if touched.0 && !confirm_admin_left(cx, scope.id()).await? {
-        update_membership(cx, scope.id(), principal, |m| {
-            *m = current.value.clone();
+        // Only this call's own change is taken back; anything written since stays.
+        update_membership(cx, scope.id(), principal, |now| {
+            let (was, wrote) = (&current.value, &m);
+            if wrote.role != was.role && now.role == wrote.role {
+                now.role.clone_from(&was.role);
+            }
+            if wrote.grants != was.grants && now.grants == wrote.grants {
+                now.grants.clone_from(&was.grants);
+            }
+            if wrote.groups != was.groups && now.groups == wrote.groups {
+                now.groups.clone_from(&was.groups);
+            }
             Ok(())
         })
         .await?;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::accounts::account_record;
 use crate::audit::{details, ActorRef};
-use crate::authz::admin::{conflict, load_owner_scope, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
+use crate::authz::admin::{conflict, load_owner_scope, require_holds_target, OwnerCheck, OwnerScope, MAX_ATTEMPTS};
 use crate::authz::admins::{ensure_admin_remains_everywhere, first_without_admin, undone};
 use crate::call::{DeleteAccount, DisableAccount, EnableAccount, RevokeAccount, UpdateServiceAccount};
 use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountDoc, MembershipDoc, TenantDoc};
@@ -109,6 +109,7 @@ fn revoked(principal: &str) -> Error {
 pub(crate) async fn disable_account(cx: &Cx, a: DisableAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.disable", "user.disable")).await?;
+    require_holds_target(cx, &owner, &a.principal).await?;
     let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
     change_account(cx, owner, false, admin_of, Default::default(), true, |doc| match doc.status {
         Status::Revoked => Err(revoked(&doc.principal)),
@@ -131,6 +132,7 @@ pub(crate) async fn enable_account(cx: &Cx, a: EnableAccount) -> Result<Account>
         let owner =
             load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.enable", "user.enable"))
                 .await?;
+        require_holds_target(cx, &owner, &a.principal).await?;
         let seated = owner.target.value.clone();
         let held = claim_seats_to_enable(cx, &seated).await?;
         let mut moved = false;
@@ -181,6 +183,7 @@ async fn claim_seats_to_enable(cx: &Cx, acc: &AccountDoc) -> Result<Held> {
 pub(crate) async fn revoke_account(cx: &Cx, a: RevokeAccount) -> Result<Account> {
     let owner =
         load_owner_scope(cx, &a.actor, &a.principal, check("write", "service_account.revoke", "user.revoke")).await?;
+    require_holds_target(cx, &owner, &a.principal).await?;
     let admin_of = ensure_admin_remains_everywhere(cx, &owner.target.value).await?;
     change_account(cx, owner, true, admin_of, Default::default(), true, |doc| {
         let changed = doc.status != Status::Revoked;
@@ -198,6 +201,9 @@ pub(crate) async fn delete_account(cx: &Cx, a: DeleteAccount) -> Result<()> {
     let mut deleting = check("delete", "service_account.delete", "user.delete");
     deleting.tombstoned = true;
     let owner = load_owner_scope(cx, &a.actor, &a.principal, deleting).await?;
+    if !owner.target.value.deleting {
+        require_holds_target(cx, &owner, &a.principal).await?;
+    }
     let target = &owner.target.value;
     let tenants: Vec<String> = std::iter::once(&target.tenant).chain(&target.tenants).cloned().collect();
     let d = details([("kind", Value::String(owner.target.value.kind.as_str().to_owned()))]);

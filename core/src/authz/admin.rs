@@ -65,10 +65,21 @@ fn identity_refusal(
     if identity.uid.as_deref().is_some_and(|u| u != account.uid) {
         return bad();
     }
-    let Some(id) = &identity.token_id else { return None };
-    let Some(token) = token.filter(|t| t.uid == account.uid && t.principal == account.principal && &t.token_id == id)
-    else {
-        return bad();
+    let id = identity.token_id.as_deref()?;
+    token_refusal(&account.uid, id, token, now)
+}
+
+/// Why token `id`, as stored, acts for nobody any more for the account with `uid`:
+/// gone, another uid's, or a creation still under way → `invalid_credentials`; then
+/// revoked, then expired. `None` when it still holds. One judgement for `authorize`,
+/// `effective_permissions` and admin actors.
+pub(crate) fn token_refusal(uid: &str, id: &str, token: Option<&TokenDoc>, now: i64) -> Option<Error> {
+    // A rotation's successor is written pending; `authenticate` made an identity of it only
+    // once its rotation committed.
+    let made_by = |t: &&TokenDoc| t.uid == uid && t.token_id == id;
+    let created = |t: &&TokenDoc| t.pending.as_ref().is_none_or(|p| p.rotation_of.is_some());
+    let Some(token) = token.filter(made_by).filter(created) else {
+        return Some(Error::InvalidCredentials);
     };
     if token.revoked_at.is_some() {
         return Some(Error::TokenRevoked);
@@ -218,6 +229,24 @@ impl TenantScope {
         Err(self.deny(cx, self.holds_not_all(&m.principal), audit_action, target).await)
     }
 
+    /// Narrowing a role or a group narrows every account that holds it: the actor must hold all
+    /// the rights of each account whose rights `next` would shrink here.
+    pub async fn require_holds_narrowed(
+        &self,
+        cx: &Cx,
+        next: &TenantDoc,
+        audit_action: &str,
+        target: &str,
+    ) -> Result<()> {
+        let after = CompiledTenant::compile(next, 0);
+        for m in crate::tenancy::memberships(cx, self.id()).await? {
+            if !after.rights(&m.value).covers_all(&self.compiled.rights(&m.value)) {
+                self.require_holds_all(cx, &m.value, audit_action, target).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The grants a role gives, or `not_found`.
     pub fn role_grants(&self, role: &str) -> Result<Vec<Grant>> {
         self.compiled
@@ -268,8 +297,16 @@ pub(crate) async fn load_owner_scope(
     check: OwnerCheck<'_>,
 ) -> Result<OwnerScope> {
     let target = match check.tombstoned {
-        true => account_or_tombstone(cx, principal).await?,
-        false => account(cx, principal).await?,
+        true => account_or_tombstone(cx, principal).await,
+        false => account(cx, principal).await,
+    };
+    let target = match target {
+        Ok(target) => target,
+        // A dead credential learns nothing, not even which accounts exist.
+        Err(not_found) => {
+            let target = check.target.as_deref().unwrap_or(principal);
+            return Err(refuse_dead_identity(cx, actor, check.service_action, target).await?.unwrap_or(not_found));
+        }
     };
     let scope = load_scope(cx, actor, &target.value.tenant).await?;
     let action = match target.value.kind {
@@ -297,6 +334,41 @@ pub(crate) async fn load_owner_scope(
     }
     scope.require(cx, check.kind, check.action, action, &event_target).await?;
     Ok(OwnerScope { target, scope, action: action.to_owned() })
+}
+
+/// For an identity whose token no longer holds: its error, recorded as a denied `action` on
+/// `target` in the actor's own tenant. `None` for a principal, or an identity that still holds.
+async fn refuse_dead_identity(cx: &Cx, actor: &Actor, action: &str, target: &str) -> Result<Option<Error>> {
+    let Actor::Identity(identity) = actor else { return Ok(None) };
+    validate::actor(&identity.principal, &cx.engine.options.domain)?;
+    let a_key = account_key(&identity.principal);
+    let k_key = identity.token_id.as_deref().filter(|id| crate::tokens::format::is_token_id(id)).map(token_key);
+    let keys: Vec<String> = std::iter::once(a_key.clone()).chain(k_key.clone()).collect();
+    let mut raw = cx.get_many(&keys).await?.into_iter();
+    let account = raw.next().flatten().map(|a| crate::op::parse::<AccountDoc>(&a_key, &a.value)).transpose()?;
+    let account = account.filter(AccountDoc::live);
+    let token = match (raw.next().flatten(), &k_key) {
+        (Some(k), Some(key)) => Some(crate::op::parse::<TokenDoc>(key, &k.value)?),
+        _ => None,
+    };
+    let Some(error) = identity_refusal(identity, account.as_ref(), token.as_ref(), cx.now) else { return Ok(None) };
+    if let Some(account) = &account {
+        cx.record(&account.tenant, ActorRef::of(account), action, target, Err(&error), Default::default()).await?;
+    }
+    Ok(Some(error))
+}
+
+/// Disabling, enabling, revoking or deleting an account changes all of its rights at once: the
+/// actor must hold all of them in the owner tenant (R-47: a clerk cannot demote an admin).
+pub(crate) async fn require_holds_target(cx: &Cx, owner: &OwnerScope, target: &str) -> Result<()> {
+    let acc = &owner.target.value;
+    let Some(m) = cx.doc::<MembershipDoc>(&membership_key(&acc.tenant, &acc.principal)).await? else {
+        return Ok(());
+    };
+    if m.value.uid != acc.uid {
+        return Ok(());
+    }
+    owner.scope.require_holds_all(cx, &m.value, &owner.action, target).await
 }
 
 /// "A credential made at home carries elsewhere only what its maker holds at home":

@@ -106,7 +106,7 @@ pub(crate) async fn confirm_admin_left(cx: &Cx, tenant: &str) -> Result<bool> {
     let keys: Vec<String> = holders.iter().map(|m| account_key(&m.principal)).collect();
     let accounts = cx.docs::<AccountDoc>(&keys).await?;
     Ok(holders.iter().zip(accounts).any(|(m, acc)| {
-        acc.is_some_and(|a| !a.value.deleting && a.value.uid == m.uid && a.value.status == Status::Active)
+        acc.is_some_and(|a| a.value.live() && a.value.uid == m.uid && a.value.status == Status::Active)
     }))
 }
 

@@ -53,20 +53,23 @@ pub(crate) async fn set_password(cx: &Cx, a: SetPassword) -> Result<Account> {
     };
     let key = account_key(&a.principal);
     let mut current = owner.target.clone();
+    // A password given is a credential: it takes effect only after its event is stored. One
+    // cleared takes effect first, then its event.
+    let record = || {
+        let actor = owner.scope.actor.actor_ref();
+        cx.record(&owner.target.value.tenant, actor, &owner.action, &a.principal, Ok(()), Default::default())
+    };
+    if hashed.is_some() {
+        record().await?;
+    }
     for _ in 0..MAX_ATTEMPTS {
         let mut next: AccountDoc = current.value.clone();
         next.password_hash = hashed.clone();
         next.updated_at = cx.now;
         if cx.put(&key, &next, Some(current.version)).await?.is_some() {
-            cx.record(
-                &next.tenant,
-                owner.scope.actor.actor_ref(),
-                &owner.action,
-                &a.principal,
-                Ok(()),
-                Default::default(),
-            )
-            .await?;
+            if hashed.is_none() {
+                record().await?;
+            }
             let m = cx
                 .doc::<crate::docs::MembershipDoc>(&crate::docs::membership_key(&next.tenant, &next.principal))
                 .await?;

@@ -68,9 +68,11 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         return Err(Error::invalid("email", "not a user: delete service accounts with delete_account"));
     }
     let m = cx.doc::<MembershipDoc>(&membership_key(&a.tenant, &email)).await?;
-    if m.is_none_or(|m| m.value.uid != acc.value.uid) {
+    let Some(m) = m.filter(|m| m.value.uid == acc.value.uid) else {
         return Err(Error::not_found(format!("user `{email}` in tenant `{}`", a.tenant)));
-    }
+    };
+    // Removing or deleting a user takes all its rights here: the actor must hold them.
+    scope.require_holds_all(cx, &m.value, "user.remove", &email).await?;
     let owned = acc.value.tenant == a.tenant;
     let admin_of = if owned {
         // Deleting the user removes its access everywhere.
@@ -92,17 +94,22 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         return erase(cx, acc, &admin_of, &event).await;
     }
     // Taking access away takes effect first, then its events.
-    leave(cx, &a.tenant, acc, &admin_of).await?;
+    leave(cx, &scope, acc, &admin_of).await?;
     let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
     cx.record_each(&concerned, &actor, "user.remove", &email, &d).await
 }
 
 /// Removes the access of a user owned elsewhere. In `admin_of`, the tenants where it was an
 /// active admin, another must remain after the write, or it is undone.
-async fn leave(cx: &Cx, tenant: &str, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
+async fn leave(cx: &Cx, scope: &TenantScope, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
+    let tenant = scope.id();
     let principal = acc.value.principal.clone();
     let m_key = membership_key(tenant, &principal);
     if let Some(m) = cx.doc::<MembershipDoc>(&m_key).await? {
+        // Judged again on the membership this delete replaces.
+        if m.value.uid == acc.value.uid && !scope.holds_all(&m.value) {
+            return Err(scope.holds_not_all(&principal));
+        }
         if m.value.uid == acc.value.uid && !cx.delete(&m_key, m.version).await? {
             return Err(conflict(&format!("access of `{principal}` to tenant `{tenant}`")));
         }

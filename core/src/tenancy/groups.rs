@@ -90,6 +90,7 @@ pub(crate) async fn delete_group(cx: &Cx, a: DeleteGroup) -> Result<()> {
         existing(&mut doc, &a.group)?;
         let mut after = doc.clone();
         after.groups.remove(&a.group);
+        scope.require_holds_narrowed(cx, &after, "group.delete", &target).await?;
         // Checked before the memberships change; see README "Known limits" for a concurrent
         // demotion of the other admins.
         let _ = ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&after)).await?;
@@ -248,6 +249,9 @@ async fn change_group_grants(
             } else if !add {
                 def.grants.retain(|x| x != g);
             }
+        }
+        if !add {
+            scope.require_holds_narrowed(cx, &doc, action, &target).await?;
         }
         let touched = match add {
             true => false,

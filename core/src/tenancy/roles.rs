@@ -32,6 +32,9 @@ pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
         scope.require_covers(cx, &a.grants, "role.define", &target).await?;
         let mut doc = scope.tenant.value.clone();
         let replaced = doc.roles.insert(a.role.clone(), a.grants.clone()).is_some();
+        if replaced {
+            scope.require_holds_narrowed(cx, &doc, "role.define", &target).await?;
+        }
         let touched = replaced && ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?.0;
         let Some(written) = cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
