@@ -8,7 +8,7 @@ use crate::authz::compiled::Cache;
 use crate::call::{Answer, Call, Request};
 use crate::error::{Error, Result};
 use crate::op::{Env, Op, Step};
-use crate::store::Store;
+use crate::store::{Store, StoreRequest};
 use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
 /// Engine options (API.md "Engine").
@@ -159,7 +159,7 @@ impl Engine {
         let mut op = self.start(call, env);
         let answer = loop {
             match op.step() {
-                Step::Need(requests) => op.provide(requests.iter().map(|r| r.run_on(store)).collect()),
+                Step::Need(requests) => op.provide(StoreRequest::run_batch(&requests, store)),
                 Step::Done(answer) => break answer,
             }
         };

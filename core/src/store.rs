@@ -114,6 +114,11 @@ pub trait Store {
     fn delete(&self, key: &str, expected_version: u64) -> Result<bool, StoreFailure>;
     /// Up to `limit` entries whose key starts with `prefix` and sorts after `after`, in key order.
     fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure>;
+    /// One answer per key, in order: a store that can read a batch at once (one SQL query, one
+    /// network round trip) overrides this; the default asks `get` for each key.
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>, StoreFailure> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -128,6 +133,9 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
         (**self).list(prefix, after, limit)
+    }
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>, StoreFailure> {
+        (**self).get_many(keys)
     }
 }
 
@@ -200,6 +208,31 @@ pub enum StoreReply {
 }
 
 impl StoreRequest {
+    /// Runs one batch against a synchronous store: a batch of several reads is one
+    /// [`Store::get_many`] call, anything else one call per request.
+    pub fn run_batch<S: Store + ?Sized>(requests: &[StoreRequest], store: &S) -> Vec<StoreReply> {
+        let keys: Option<Vec<&str>> = requests
+            .iter()
+            .map(|r| match r {
+                StoreRequest::Get { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        match keys {
+            Some(keys) if keys.len() > 1 => match store.get_many(&keys) {
+                Ok(entries) if entries.len() == keys.len() => {
+                    entries.into_iter().map(|entry| StoreReply::Got { entry }).collect()
+                }
+                Ok(entries) => {
+                    let message = format!("get_many answered {} entries for {} keys", entries.len(), keys.len());
+                    keys.iter().map(|_| StoreReply::Failed { message: message.clone() }).collect()
+                }
+                Err(failure) => keys.iter().map(|_| StoreReply::Failed { message: failure.0.clone() }).collect(),
+            },
+            _ => requests.iter().map(|r| r.run_on(store)).collect(),
+        }
+    }
+
     /// Runs this request against a synchronous store.
     pub fn run_on<S: Store + ?Sized>(&self, store: &S) -> StoreReply {
         let result = match self {

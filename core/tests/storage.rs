@@ -551,3 +551,62 @@ fn r26_authorize_re_checks_an_identitys_token_in_its_one_read_round() {
     let Ok(Answer::Decision(d)) = answer else { panic!("authorize answers a decision") };
     assert_eq!((d.allowed, d.reason.as_str(), batches.len()), (false, "token_revoked", 1));
 }
+
+/// A store that reads batches at once, and counts how it was asked.
+#[derive(Default)]
+struct BatchingStore {
+    inner: MemoryStore,
+    gets: std::cell::Cell<u32>,
+    batches: std::cell::Cell<u32>,
+}
+
+impl Store for BatchingStore {
+    fn get(&self, key: &str) -> std::result::Result<Option<Versioned>, StoreFailure> {
+        self.gets.set(self.gets.get() + 1);
+        self.inner.get(key)
+    }
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> std::result::Result<Option<u64>, StoreFailure> {
+        self.inner.put(key, value, expected)
+    }
+    fn delete(&self, key: &str, expected: u64) -> std::result::Result<bool, StoreFailure> {
+        self.inner.delete(key, expected)
+    }
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> std::result::Result<Vec<Entry>, StoreFailure> {
+        self.inner.list(prefix, after, limit)
+    }
+    fn get_many(&self, keys: &[&str]) -> std::result::Result<Vec<Option<Versioned>>, StoreFailure> {
+        self.batches.set(self.batches.get() + 1);
+        keys.iter().map(|k| self.inner.get(k)).collect()
+    }
+}
+
+#[test]
+fn r90_a_store_with_get_many_answers_each_read_round_in_one_call() {
+    let kw = Keyward::new(Options::default(), BatchingStore::default(), TestEnv::new()).unwrap();
+    kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+    let sa = kw.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    kw.env().advance(1);
+    kw.run(Verify {
+        token: token.as_str().into(),
+        tenant: "acme".into(),
+        permission: "models:read".into(),
+        resource: "*".into(),
+        channel: Channel::Api,
+    })
+    .unwrap();
+    let (gets, batches) = (kw.store().gets.replace(0), kw.store().batches.replace(0));
+    assert!(gets > 0 && batches > 0, "setup read both ways");
+    let decision = kw
+        .run(Verify {
+            token: token.as_str().into(),
+            tenant: "acme".into(),
+            permission: "models:read".into(),
+            resource: "*".into(),
+            channel: Channel::Api,
+        })
+        .unwrap();
+    assert!(decision.allowed);
+    // The token alone, then account, tenant and membership in one get_many: two store calls.
+    assert_eq!((kw.store().gets.get(), kw.store().batches.get()), (1, 1));
+}
