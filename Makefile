@@ -9,19 +9,26 @@ WASM_BINDGEN_VERSION := 0.2.130
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := target/release/libkeyward_node.so
 
-.PHONY: demo test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: demo test sql-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: the walkthrough on the built-in store (tenant, service account, token, decisions)
 demo:
 	$(CARGO) run -q -p keyward-core --example walkthrough
 
-## test: formatting, lints, every Rust test, then the Python package's and both npm
-## packages' tests (each replays tests/conformance with its built-in store and a host store)
+## test: formatting, lints, the core's tests, the SQL stores' (on a private PostgreSQL cluster),
+## then the Python package's and both npm packages' tests (each replays tests/conformance with
+## its built-in store and a host store)
 test: toolchain lint
 	$(CARGO) test -p keyward-core
+	$(MAKE) sql-test
 	$(MAKE) python-test
 	$(MAKE) js-test
 	$(MAKE) e2e-test
+
+## sql-test: keyward-sql's stores (SQLite files, a private PostgreSQL cluster that the script
+## starts and stops) through the store conformance suite and the engine
+sql-test:
+	scripts/with-postgres.sh $(CARGO) test -p keyward-sql
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint: toolchain
