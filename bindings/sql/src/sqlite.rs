@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keyward_core::{Entry, Store, StoreFailure, Versioned};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
@@ -69,12 +69,14 @@ impl SqliteStore {
         let path = path.as_ref().to_owned();
         let conn = Connection::open(&path).map_err(|e| failure("open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| failure("open", e))?;
-        let mode: String =
-            conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(|e| failure("open", e))?;
+        // Switching a new file to WAL needs it alone, and SQLite answers "busy" at once, without
+        // waiting, when another process is opening it too: wait here instead.
+        let mode: String = while_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)))
+            .map_err(|e| failure("open", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreFailure(format!("sqlite open: the file cannot use WAL mode (journal mode {mode})")));
         }
-        conn.execute(CREATE, []).map_err(|e| failure("create table", e))?;
+        while_busy(|| conn.execute(CREATE, [])).map_err(|e| failure("create table", e))?;
         Ok(SqliteStore { conn: Mutex::new(conn), path })
     }
 
@@ -87,6 +89,22 @@ impl SqliteStore {
         // A poisoned lock means another thread panicked during a call; every call is one
         // autocommit statement, so the connection holds no half-done transaction.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs `f` again while SQLite answers "busy" without having waited, for up to the busy timeout.
+/// Only for statements that change nothing when they fail (a pragma, `CREATE ... IF NOT EXISTS`).
+fn while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

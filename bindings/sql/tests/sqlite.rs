@@ -67,6 +67,28 @@ fn sqlite_failures_name_the_call_and_never_the_value() {
     assert!(SqliteStore::open(dir.path().join("no/such/dir/x.db")).unwrap_err().0.starts_with("sqlite open: "));
 }
 
+/// A new file opened by several connections at the same moment: each waits for the others to
+/// switch it to WAL and create the table, none fails with "database is locked".
+#[test]
+fn sqlite_fresh_file_opened_by_many_at_once() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let (path, barrier) = (&path, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let store = SqliteStore::open(path).unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    assert_eq!(store.put(&format!("k{i}"), "{}", None), Ok(Some(1)));
+                });
+            }
+        });
+        assert_eq!(SqliteStore::open(&path).unwrap().list("k", None, 100).unwrap().len(), 8);
+    }
+}
+
 const CHILD_DB: &str = "KEYWARD_SQL_CHILD_DB";
 const CHILD_START: &str = "KEYWARD_SQL_CHILD_START";
 const CHILD_INCREMENTS: u64 = 150;
