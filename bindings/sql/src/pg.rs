@@ -43,6 +43,20 @@ struct Connection {
     prepared: Prepared,
 }
 
+impl Connection {
+    fn open(url: &str) -> Result<Connection, StoreFailure> {
+        let mut client = Client::connect(url, NoTls).map_err(|e| failure("connect", &e))?;
+        // Two first connections may both try to create the table; PostgreSQL's
+        // `IF NOT EXISTS` is not safe against that race and one of them fails: try again once,
+        // the table is there then.
+        if client.batch_execute(CREATE).is_err() {
+            client.batch_execute(CREATE).map_err(|e| failure("create table", &e))?;
+        }
+        let prepared = prepare(&mut client).map_err(|e| failure("prepare", &e))?;
+        Ok(Connection { client, prepared })
+    }
+}
+
 /// A Keyward store in one PostgreSQL database (the synchronous `postgres` client, no TLS):
 /// the `keyward_kv` table, its key `TEXT COLLATE "C"` so that keys order bytewise, created
 /// when missing.
@@ -50,8 +64,11 @@ struct Connection {
 /// One connection behind a mutex: share one `PostgresStore` between threads, or connect one
 /// per thread for parallel queries. Each compare-and-set is one statement, atomic under
 /// PostgreSQL's default isolation, so any number of connections and processes may write at
-/// once.
+/// once. A call that finds the connection closed (a server restart) connects again first; a
+/// call the broken connection failed is not retried (a write may have happened).
 pub struct PostgresStore {
+    /// Kept to connect again; never shown (it may hold a password).
+    url: String,
     conn: Mutex<Connection>,
 }
 
@@ -92,21 +109,19 @@ impl PostgresStore {
     /// Connects to `url` (`postgresql://user@host:port/database`, or the key=value form),
     /// without TLS, and creates the `keyward_kv` table when it is missing.
     pub fn connect(url: &str) -> Result<PostgresStore, StoreFailure> {
-        let mut client = Client::connect(url, NoTls).map_err(|e| failure("connect", &e))?;
-        // Two first connections may both try to create the table; PostgreSQL's
-        // `IF NOT EXISTS` is not safe against that race and one of them fails: try again once,
-        // the table is there then.
-        if client.batch_execute(CREATE).is_err() {
-            client.batch_execute(CREATE).map_err(|e| failure("create table", &e))?;
-        }
-        let prepared = prepare(&mut client).map_err(|e| failure("prepare", &e))?;
-        Ok(PostgresStore { conn: Mutex::new(Connection { client, prepared }) })
+        let conn = Connection::open(url)?;
+        Ok(PostgresStore { url: url.to_owned(), conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, opened again first if the last one was closed.
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreFailure> {
         // A poisoned lock means another thread panicked during a call; every call is one
         // autocommit statement, so the connection holds no half-done transaction.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut guard = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.client.is_closed() {
+            *guard = Connection::open(&self.url)?;
+        }
+        Ok(guard)
     }
 }
 
@@ -119,7 +134,7 @@ fn entry(row: &Row) -> Result<Entry, StoreFailure> {
 
 impl Store for PostgresStore {
     fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure> {
-        let mut guard = self.conn();
+        let mut guard = self.conn()?;
         let Connection { client, prepared } = &mut *guard;
         let Some(row) = client.query_opt(&prepared.get, &[&key]).map_err(|e| failure("get", &e))? else {
             return Ok(None);
@@ -130,7 +145,7 @@ impl Store for PostgresStore {
     }
 
     fn put(&self, key: &str, value: &str, expected_version: Option<u64>) -> Result<Option<u64>, StoreFailure> {
-        let mut guard = self.conn();
+        let mut guard = self.conn()?;
         let Connection { client, prepared } = &mut *guard;
         match expected_version {
             None => {
@@ -155,7 +170,7 @@ impl Store for PostgresStore {
 
     fn delete(&self, key: &str, expected_version: u64) -> Result<bool, StoreFailure> {
         let Ok(expected) = i64::try_from(expected_version) else { return Ok(false) };
-        let mut guard = self.conn();
+        let mut guard = self.conn()?;
         let Connection { client, prepared } = &mut *guard;
         let deleted = client.execute(&prepared.delete, &[&key, &expected]).map_err(|e| failure("delete", &e))?;
         Ok(deleted == 1)
@@ -167,7 +182,7 @@ impl Store for PostgresStore {
         }
         let range = Range::new(prefix, after);
         let limit = sql_limit(limit);
-        let mut guard = self.conn();
+        let mut guard = self.conn()?;
         let Connection { client, prepared } = &mut *guard;
         let statement = match (range.inclusive, range.upper.is_some()) {
             (true, true) => &prepared.list_from_to,
@@ -187,7 +202,7 @@ impl Store for PostgresStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut guard = self.conn();
+        let mut guard = self.conn()?;
         let Connection { client, prepared } = &mut *guard;
         let rows = client.query(&prepared.get_many, &[&keys]).map_err(|e| failure("get_many", &e))?;
         let mut found: HashMap<String, Versioned> = HashMap::with_capacity(rows.len());

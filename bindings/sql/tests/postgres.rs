@@ -94,3 +94,37 @@ fn postgres_failures_name_the_call_and_never_the_value() {
     let unreachable = PostgresStore::connect("postgresql://nobody@127.0.0.1:1/none").unwrap_err();
     assert!(unreachable.0.starts_with("postgres connect: "), "{unreachable}");
 }
+
+#[test]
+fn postgres_store_connects_again_after_its_connection_is_killed() {
+    let (url, _serial) = fresh_database();
+    let store = PostgresStore::connect(&url).unwrap();
+    assert_eq!(store.put("a", "{}", None), Ok(Some(1)));
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    // Wait until the backend is gone.
+    for _ in 0..100 {
+        let others: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The call that meets the dead connection fails (it is not retried: a write might have
+    // happened); the next one connects again.
+    let failed = store.get("a").unwrap_err();
+    assert!(failed.0.starts_with("postgres get: "), "{failed}");
+    assert_eq!(store.get("a").map(|v| v.map(|v| v.version)), Ok(Some(1)));
+    assert_eq!(store.put("a", "{}", Some(1)), Ok(Some(2)));
+}
