@@ -88,6 +88,14 @@ pub(crate) fn version_from_sql(version: i64) -> Result<u64, keyward_core::StoreF
 mod tests {
     use super::*;
 
+    /// Hosts share one store between threads (a server, the engine's callers).
+    #[test]
+    fn stores_are_send_and_sync() {
+        fn shareable<T: Send + Sync + keyward_core::Store>() {}
+        shareable::<SqliteStore>();
+        shareable::<PostgresStore>();
+    }
+
     #[test]
     fn upper_bound_is_bytewise_for_every_kind_of_prefix() {
         assert_eq!(prefix_upper_bound(""), None);
