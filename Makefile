@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
-PY_TOOLS := maturin==1.16.0 pytest==9.2.0 mypy==2.4.1
+# psycopg and psycopg-binary: what `pip install keyward[postgres]` brings, for PostgresStore's tests
+PY_TOOLS := maturin==1.16.0 pytest==9.2.0 mypy==2.4.1 psycopg==3.3.9 psycopg-binary==3.3.9
 
 WASM_BINDGEN_VERSION := 0.2.130
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
@@ -97,10 +98,12 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 
 ## python-test: the Python package (python/): a venv in .venv with pinned tools, the native
 ## module built by maturin (debug), mypy --strict on the package and its tests, then pytest
-## (every tests/conformance scenario with the built-in store and with a Python dict store)
+## with a private PostgreSQL cluster (scripts/with-postgres.sh): every tests/conformance
+## scenario with the built-in store, a Python dict store, SqliteStore and PostgresStore, and
+## keyward.testing.check_store on each store
 python-test: python-develop
 	cd python && ../$(VENV)/bin/mypy --strict keyward tests
-	cd python && ../$(VENV)/bin/python -m pytest
+	scripts/with-postgres.sh bash -c 'cd python && ../$(VENV)/bin/python -m pytest'
 
 ## python-build: a release wheel of the `keyward` Python package into target/wheels
 python-build: python-venv

@@ -145,7 +145,8 @@ class Engine:
     Args:
         store: any object with the store protocol's four methods (:class:`Store`, R-90), or
             ``None`` for a new built-in :class:`MemoryStore`. With a ``MemoryStore`` each
-            operation runs natively in one call.
+            operation runs natively in one call. A store with ``get_many`` answers each batch
+            of reads in one call; :mod:`keyward.stores` has durable ones (SQLite, Postgres).
         domain: domain of service-account principals, ``<name>@<tenant>.sa.<domain>`` (R-02).
         token_prefix: first part of every token, ``^[a-z]{2,8}$`` (R-20).
         clock: callable returning milliseconds since the epoch (R-93); default: the wall clock.

@@ -262,6 +262,10 @@ class Store(Protocol):
     ``put`` and ``delete`` are compare-and-set on an integer version; ``put`` with
     ``expected_version=None`` must only create. A method that raises makes the operation fail
     with :class:`keyward.StoreError` carrying the exception's message (R-94).
+
+    A store may also have ``get_many(keys: list[str]) -> list[Versioned | None]`` (one answer
+    per key, in order): the engine then asks each batch of reads in one call. The SQL stores of
+    :mod:`keyward.stores` have it; :func:`keyward.testing.check_store` checks a store.
     """
 
     def get(self, key: str) -> Optional[Versioned]:

@@ -1,11 +1,16 @@
-"""Test support: a host clock, a store written in Python, and a store wrapper that injects
-host failures (R-94) and lost races (R-91), as the Rust runner's `FaultyStore` does."""
+"""Test support: a host clock, a store written in Python, a store wrapper that injects
+host failures (R-94) and lost races (R-91), as the Rust runner's `FaultyStore` does, and the
+test PostgreSQL database."""
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import pytest
 
 import keyward
+import keyward.stores
 
 T0 = 1_700_000_000_000
 """Time starts at 2023-11-14T22:13:20Z and moves only when a test says so."""
@@ -103,3 +108,47 @@ class FaultyStore:
     def list(self, prefix: str, after: Optional[str], limit: int) -> Iterable[keyward.Entry]:
         self._gate()
         return self.inner.list(prefix, after, limit)
+
+
+class FaultyManyStore(FaultyStore):
+    """A `FaultyStore` over a store that has `get_many`, which it offers too: a batch of reads
+    fails at its first key while failures are armed, as the Rust runner's default `get_many`
+    (one `get` per key, stopping at the first error) does."""
+
+    def get_many(self, keys: Sequence[str]) -> List[Optional[keyward.Versioned]]:
+        for _ in keys:
+            self._gate()
+        return list(getattr(self.inner, "get_many")(keys))
+
+
+def faulty(inner: keyward.Store) -> FaultyStore:
+    """The fault-injecting wrapper of `inner`, with `get_many` when `inner` has it."""
+    return FaultyManyStore(inner) if hasattr(inner, "get_many") else FaultyStore(inner)
+
+
+def pg_url() -> str:
+    """The test database's URL; fails (never skips) the test when there is none."""
+    url = os.environ.get("KEYWARD_TEST_PG_URL")
+    if not url:
+        pytest.fail(
+            "KEYWARD_TEST_PG_URL is not set: run the tests through scripts/with-postgres.sh "
+            "(`make python-test` does), which starts a private PostgreSQL cluster",
+            pytrace=False,
+        )
+    return url
+
+
+class PgTable:
+    """Empties the test database's `keyward_kv` table on demand."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        keyward.stores.PostgresStore(url).close()  # creates the table when missing
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def clear(self) -> None:
+        self.conn.execute("DELETE FROM keyward_kv")
+
+    def close(self) -> None:
+        self.conn.close()

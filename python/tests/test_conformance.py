@@ -12,9 +12,12 @@ the same semantics as the Rust runner (`core/tests/support/scenario.rs`):
 - `expect_events` matches the events the audit callback received during the step, in order;
 - `save` maps names to dotted paths in the answer (`""` is the whole answer).
 
-Each file runs twice: with the built-in `keyward.MemoryStore` (natively; a step after
+Each file runs four times: with the built-in `keyward.MemoryStore` (natively; a step after
 `fail_store`/`lose_races` goes through a second engine over a Python wrapper of the same
-store, which injects the failures) and with a store written in Python (a dict).
+store, which injects the failures), with a store written in Python (a dict), and with
+`keyward.stores.SqliteStore` (a file per scenario) and `keyward.stores.PostgresStore` (the
+test database, emptied before each scenario) behind the failure-injecting wrapper, whose
+`get_many` the engine then uses.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import inspect
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
 import keyward
+import keyward.stores
 from keyward import _keyward
-from support import T0, Clock, DictStore, FaultyStore
+from support import T0, Clock, DictStore, PgTable, faulty, pg_url
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "tests" / "conformance"
 FILES = sorted(SCENARIO_DIR.glob("*.json"))
@@ -154,7 +158,7 @@ def invoke(engine: keyward.Engine, op: str, args: Dict[str, Any]) -> Any:
 class Runner:
     """Runs one scenario on a fresh store."""
 
-    def __init__(self, scenario: Dict[str, Any], store_kind: str) -> None:
+    def __init__(self, scenario: Dict[str, Any], store_kind: str, store: Optional[keyward.Store] = None) -> None:
         options: Dict[str, Any] = {}
         for key in ("domain", "token_prefix", "pepper"):
             value = (scenario.get("engine") or {}).get(key)
@@ -163,8 +167,12 @@ class Runner:
         self.clock = Clock(T0)
         self.events: List[keyward.AuditEvent] = []
         self.variables: Dict[str, Any] = {}
-        inner: keyward.Store = keyward.MemoryStore() if store_kind == "builtin" else DictStore()
-        self.faulty = FaultyStore(inner)
+        inner: keyward.Store
+        if store is not None:
+            inner = store
+        else:
+            inner = keyward.MemoryStore() if store_kind == "builtin" else DictStore()
+        self.faulty = faulty(inner)
         self.faulty_engine = keyward.Engine(self.faulty, clock=self.clock, audit=self.events.append, **options)
         # The built-in store runs natively; only steps with injected faults use the wrapper.
         self.engine = (
@@ -238,9 +246,9 @@ class Runner:
                 raise Mismatch(f"{at} ({op}): {m}") from None
 
 
-def run(scenario: Dict[str, Any], store_kind: str) -> None:
+def run(scenario: Dict[str, Any], store_kind: str, store: Optional[keyward.Store] = None) -> None:
     name = scenario.get("name", "?")
-    runner = Runner(scenario, store_kind)
+    runner = Runner(scenario, store_kind, store)
     steps = scenario.get("steps")
     if not isinstance(steps, list):
         raise Mismatch(f"{name}: no steps")
@@ -252,15 +260,37 @@ def test_scenarios_are_found() -> None:
     assert FILES, f"no scenario files in {SCENARIO_DIR}"
 
 
-@pytest.mark.parametrize("store_kind", ["builtin", "python"])
+@pytest.fixture(scope="module")
+def pg_table() -> Iterator[PgTable]:
+    table = PgTable(pg_url())
+    yield table
+    table.close()
+
+
+@pytest.mark.parametrize("store_kind", ["builtin", "python", "sqlite", "postgres"])
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_scenario_file(path: Path, store_kind: str) -> None:
+def test_scenario_file(path: Path, store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     failures = []
     scenarios = load(path)
     assert scenarios, f"{path.name} holds no scenario"
-    for scenario in scenarios:
+    pg: Optional[keyward.stores.PostgresStore] = None
+    if store_kind == "postgres":
+        table: PgTable = request.getfixturevalue("pg_table")
+        pg = keyward.stores.PostgresStore(pg_url())
+    for i, scenario in enumerate(scenarios):
+        store: Optional[keyward.Store] = None
+        if store_kind == "sqlite":
+            store = keyward.stores.SqliteStore(tmp_path / f"scenario{i}.db")
+        elif pg is not None:
+            table.clear()
+            store = pg
         try:
-            run(scenario, store_kind)
+            run(scenario, store_kind, store)
         except Mismatch as m:
             failures.append(str(m))
+        finally:
+            if isinstance(store, keyward.stores.SqliteStore):
+                store.close()
+    if pg is not None:
+        pg.close()
     assert not failures, f"{len(failures)} of {len(scenarios)} scenarios failed:\n" + "\n".join(failures)

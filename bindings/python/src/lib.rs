@@ -221,6 +221,21 @@ impl PyMemoryStore {
         Ok(list)
     }
 
+    /// One `{"value", "version"}` or `None` per key, in the order asked (the optional
+    /// `get_many` of the store protocol).
+    fn get_many<'py>(&self, py: Python<'py>, keys: Vec<String>) -> PyResult<Bound<'py, PyList>> {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let entries = self.inner.get_many(&keys).map_err(|e| py_error(py, &internal(e.0)))?;
+        let list = PyList::empty(py);
+        for entry in entries {
+            match entry {
+                Some(v) => list.append(entry_dict(py, None, &v.value, v.version)?)?,
+                None => list.append(py.None())?,
+            }
+        }
+        Ok(list)
+    }
+
     /// Every key, in order (for tests and diagnostics).
     fn keys(&self) -> Vec<String> {
         self.inner.keys()
@@ -241,9 +256,11 @@ impl PyMemoryStore {
 
 /// Runs store requests against a Python object. A `BaseException` that is not an `Exception`
 /// (`KeyboardInterrupt`, `SystemExit`) is kept and re-raised once the operation has ended;
-/// further requests then fail without calling Python.
+/// further requests then fail without calling Python. When the object has a callable
+/// `get_many`, a batch of several reads is one `get_many` call (API.md "Store protocol").
 struct HostStore<'a, 'py> {
     store: &'a Bound<'py, PyAny>,
+    get_many: Option<Bound<'py, PyAny>>,
     pending: Option<PyErr>,
 }
 
@@ -259,7 +276,67 @@ fn version(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     value.extract()
 }
 
-impl<'py> HostStore<'_, 'py> {
+impl<'a, 'py> HostStore<'a, 'py> {
+    fn new(store: &'a Bound<'py, PyAny>) -> Self {
+        let get_many = store.getattr_opt("get_many").ok().flatten().filter(|m| m.is_callable());
+        HostStore { store, get_many, pending: None }
+    }
+
+    /// Answers one batch: several reads in one `get_many` call when the store has it (as the
+    /// core's `StoreRequest::run_batch` does for Rust stores), anything else one call each.
+    fn run_batch(&mut self, requests: &[StoreRequest]) -> Vec<StoreReply> {
+        let keys: Option<Vec<&str>> = requests
+            .iter()
+            .map(|r| match r {
+                StoreRequest::Get { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        match (keys, self.get_many.clone()) {
+            (Some(keys), Some(get_many)) if keys.len() > 1 && self.pending.is_none() => {
+                let py = self.store.py();
+                let replies = match PyList::new(py, &keys).and_then(|list| get_many.call1((list,))) {
+                    Ok(answer) => Self::many(&answer, keys.len()).map_err(|err| {
+                        format!("the store's `get_many` answered an unexpected value: {}", host_message(py, &err))
+                    }),
+                    Err(err) => {
+                        let message = host_message(py, &err);
+                        if !err.is_instance_of::<PyException>(py) {
+                            self.pending = Some(err);
+                        }
+                        Err(message)
+                    }
+                };
+                replies.unwrap_or_else(|message| {
+                    keys.iter().map(|_| StoreReply::Failed { message: message.clone() }).collect()
+                })
+            }
+            _ => requests.iter().map(|r| self.run(r)).collect(),
+        }
+    }
+
+    /// `get_many`'s answer: exactly `count` items, each `None` or `{"value", "version"}`.
+    fn many(answer: &Bound<'py, PyAny>, count: usize) -> PyResult<Vec<StoreReply>> {
+        let mut replies = Vec::with_capacity(count);
+        for item in answer.try_iter()? {
+            replies.push(Self::got(&item?)?);
+        }
+        if replies.len() != count {
+            return Err(PyValueError::new_err(format!("{} entries for {count} keys", replies.len())));
+        }
+        Ok(replies)
+    }
+
+    /// A read's answer: `None` or `{"value", "version"}` with a valid version.
+    fn got(answer: &Bound<'py, PyAny>) -> PyResult<StoreReply> {
+        if answer.is_none() {
+            return Ok(StoreReply::Got { entry: None });
+        }
+        let value: String = field(answer, "value")?.extract()?;
+        let version = version(&field(answer, "version")?)?;
+        Ok(StoreReply::Got { entry: Some(keyward_core::Versioned { value, version }) })
+    }
+
     fn run(&mut self, request: &StoreRequest) -> StoreReply {
         if self.pending.is_some() {
             return StoreReply::Failed { message: "interrupted".into() };
@@ -294,15 +371,7 @@ impl<'py> HostStore<'_, 'py> {
 
     fn reply(request: &StoreRequest, answer: &Bound<'py, PyAny>) -> PyResult<StoreReply> {
         Ok(match request {
-            StoreRequest::Get { .. } => {
-                if answer.is_none() {
-                    StoreReply::Got { entry: None }
-                } else {
-                    let value: String = field(answer, "value")?.extract()?;
-                    let version = version(&field(answer, "version")?)?;
-                    StoreReply::Got { entry: Some(keyward_core::Versioned { value, version }) }
-                }
-            }
+            StoreRequest::Get { .. } => Self::got(answer)?,
             StoreRequest::Put { .. } => {
                 StoreReply::Put { version: if answer.is_none() { None } else { Some(version(answer)?) } }
             }
@@ -398,14 +467,14 @@ impl PyEngine {
             }
             StoreKind::Host(store) => {
                 let store = store.bind(py);
-                let mut host = HostStore { store, pending: None };
+                let mut host = HostStore::new(store);
                 let mut events = Vec::new();
                 let answer = guarded(|| {
                     let mut op: Op = engine.start(call, env);
                     let answer = loop {
                         let step = if slow { py.detach(|| op.step()) } else { op.step() };
                         match step {
-                            Step::Need(requests) => op.provide(requests.iter().map(|r| host.run(r)).collect()),
+                            Step::Need(requests) => op.provide(host.run_batch(&requests)),
                             Step::Done(answer) => break answer,
                         }
                     };
