@@ -143,7 +143,8 @@ fn cell(key: &str, value: &Value) -> String {
                 text
             }
             (_, Some(Value::String(principal))) => principal.clone(),
-            _ => Value::Object(o.clone()).to_string(),
+            // Settings and the like: `key=value` pairs.
+            _ => o.iter().map(|(k, v)| format!("{k}={}", cell(k, v))).collect::<Vec<_>>().join(", "),
         },
         other => other.to_string(),
     }
