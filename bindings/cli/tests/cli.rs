@@ -439,7 +439,14 @@ fn two_processes_creating_tokens_on_one_sqlite_file_lose_none() {
     );
     let children: Vec<_> = ["a", "b"]
         .iter()
-        .map(|who| sh.command().arg("-c").arg(&script).arg(env!("CARGO_BIN_EXE_keyward")).arg(who).spawn_sh())
+        .map(|who| {
+            like(&sh.command(), "sh")
+                .args(["-c", &script, env!("CARGO_BIN_EXE_keyward"), who])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
@@ -451,28 +458,6 @@ fn two_processes_creating_tokens_on_one_sqlite_file_lose_none() {
     assert_eq!(names.len(), 2 * per_process, "{names:?}");
     let events = sh.json(&["audit", "acme", "--filter", "action=token.create", "--all"]);
     assert_eq!(events["events"].as_array().unwrap().len(), 2 * per_process);
-}
-
-trait SpawnSh {
-    fn spawn_sh(&mut self) -> std::process::Child;
-}
-
-impl SpawnSh for Command {
-    /// Runs this command's arguments under `sh -c` instead of `keyward` (same env and dir).
-    fn spawn_sh(&mut self) -> std::process::Child {
-        let mut sh = Command::new("sh");
-        sh.args(self.get_args());
-        for (k, v) in self.get_envs() {
-            match v {
-                Some(v) => sh.env(k, v),
-                None => sh.env_remove(k),
-            };
-        }
-        if let Some(dir) = self.get_current_dir() {
-            sh.current_dir(dir);
-        }
-        sh.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-    }
 }
 
 #[test]
@@ -576,4 +561,43 @@ fn sqlite_is_the_default_database_in_the_working_directory() {
     let out = cmd.output().unwrap();
     assert_eq!(status(&out), 0, "{}", text(&out.stderr));
     assert!(Path::new(&PathBuf::from(sh.dir.path()).join("keyward.db")).exists());
+}
+
+#[test]
+fn the_demo_runs_twice_on_a_fresh_database() {
+    let sh = Shell::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo.sh");
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let mut keyward = sh.command();
+        keyward.env_remove("KEYWARD_DB").env("KEYWARD", env!("CARGO_BIN_EXE_keyward"));
+        let out = like(&keyward, "bash").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        outputs.push(text(&out.stdout));
+    }
+    for out in &outputs {
+        // Each command shown before its output; verify allowed and denied; no failure.
+        assert!(out.contains("\n$ keyward tenant create acme --admin root@acme.test --name 'Acme Corp'\n"), "{out}");
+        assert_eq!(out.matches("(exit status 1)").count(), 2, "{out}");
+        assert_eq!(out.matches("(exit status").count(), 2, "{out}");
+        assert!(!out.contains("error:"), "{out}");
+        assert!(out.contains("service_account.create"), "{out}");
+    }
+    assert!(sh.dir.path().join("keyward.db").exists());
+}
+
+/// `program` with the environment and directory of `cmd` (a `keyward` command of the shell).
+fn like(cmd: &Command, program: &str) -> Command {
+    let mut other = Command::new(program);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => other.env(k, v),
+            None => other.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        other.current_dir(dir);
+    }
+    other
 }
