@@ -601,3 +601,28 @@ fn like(cmd: &Command, program: &str) -> Command {
     }
     other
 }
+
+#[test]
+fn domain_token_prefix_and_pepper_come_from_flags_and_env() {
+    let mut sh = Shell::new();
+    let env = vec![("KEYWARD_PEPPER", "a-pepper-from-the-vault"), ("KEYWARD_TOKEN_PREFIX", "acme")];
+    let run = |sh: &mut Shell, args: &[&str], env: &[(&'static str, &'static str)], stdin: Option<&str>| {
+        let mut all = vec!["-o", "json", "--as", ROOT, "--domain", "corp.test"];
+        all.extend_from_slice(args);
+        sh.exec(Run { args: all, env: env.to_vec(), stdin })
+    };
+    assert_eq!(status(&run(&mut sh, &["tenant", "create", "acme", "--admin", ROOT], &env, None)), 0);
+    let out = run(&mut sh, &["sa", "create", "acme", "bot", "--role", "viewer"], &env, None);
+    let account: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["principal"], "bot@acme.sa.corp.test");
+    let out = run(&mut sh, &["token", "create", "bot@acme.sa.corp.test"], &env, None);
+    let token = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("acme_"), "{token}");
+    let line = format!("{token}\n");
+    assert_eq!(status(&run(&mut sh, &["verify", "acme", "models:read"], &env, Some(&line))), 0);
+    // Without the pepper the stored hash matches nothing: a denied decision, not an error.
+    let out = run(&mut sh, &["verify", "acme", "models:read"], &[("KEYWARD_TOKEN_PREFIX", "acme")], Some(&line));
+    assert_eq!(status(&out), 1);
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["reason"], "invalid_credentials");
+}
