@@ -88,28 +88,49 @@ impl Plan {
 #[derive(Debug, Subcommand)]
 pub enum Noun {
     /// Tenants: create, show, update settings, seats.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward tenant create acme --admin root@acme.test\n  keyward --as root@acme.test tenant seats acme"
+    )]
     Tenant(TenantCmd),
     /// Custom roles.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward role define acme model-reader models:read 'models:list@models/*'"
+    )]
     Role(RoleCmd),
     /// Groups, their members and grants.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward group create acme ml-bots --role inference-user\n  keyward group add-member acme ml-bots deploy-bot@acme.sa.keyward.local"
+    )]
     Group(GroupCmd),
     /// Users owned by a tenant, and directory sync.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward user create acme ada@acme.test --name 'Ada L.' --role admin"
+    )]
     User(UserCmd),
     /// Service accounts.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  keyward sa create acme deploy-bot --role inference-user")]
     Sa(SaCmd),
     /// Accounts seen from a tenant: list, show, roles, grants, lifecycle.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward account list acme --filter 'service_account=true'\n  keyward account disable deploy-bot@acme.sa.keyward.local"
+    )]
     Account(AccountCmd),
     /// An account's access to another tenant.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward --as root@globex.test access grant globex deploy-bot@acme.sa.keyward.local --role viewer"
+    )]
     Access(AccessCmd),
     /// Tokens of an account.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  keyward token create deploy-bot@acme.sa.keyward.local --name ci --ttl-days 30\n  keyward token rotate deploy-bot@acme.sa.keyward.local TOKEN_ID"
+    )]
     Token(TokenCmd),
     /// Verifies a token (env KEYWARD_TOKEN, else stdin's first line) and decides a permission.
     #[command(

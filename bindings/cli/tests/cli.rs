@@ -534,6 +534,14 @@ fn every_sub_command_has_help_with_an_example() {
         &["authorize"],
         &["permissions"],
         &["audit"],
+        &["tenant"],
+        &["role"],
+        &["group"],
+        &["user"],
+        &["sa"],
+        &["account"],
+        &["access"],
+        &["token"],
     ];
     let sh = Shell::new();
     for words in commands {
