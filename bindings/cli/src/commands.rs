@@ -28,6 +28,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "KEYWARD_DB",
         default_value = "keyward.db",
         value_name = "PATH|URL",
@@ -35,16 +36,28 @@ pub struct Cli {
     )]
     pub db: String,
     /// The acting principal of admin commands.
-    #[arg(long = "as", global = true, env = "KEYWARD_ACTOR", value_name = "PRINCIPAL")]
+    #[arg(
+        long = "as",
+        global = true,
+        help_heading = "Global options",
+        env = "KEYWARD_ACTOR",
+        value_name = "PRINCIPAL"
+    )]
     pub actor: Option<String>,
     /// Output: `table` for people, `json` for the API.md record and nothing else.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(short = 'o', long = "output", global = true, help_heading = "Global options", value_enum, default_value_t = Format::Table)]
     pub output: Format,
     /// Domain of service-account principals.
-    #[arg(long, global = true, env = "KEYWARD_DOMAIN", default_value = "keyward.local")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "KEYWARD_DOMAIN",
+        default_value = "keyward.local"
+    )]
     pub domain: String,
     /// Prefix of new tokens.
-    #[arg(long, global = true, env = "KEYWARD_TOKEN_PREFIX", default_value = "kw")]
+    #[arg(long, global = true, help_heading = "Global options", env = "KEYWARD_TOKEN_PREFIX", default_value = "kw")]
     pub token_prefix: String,
     /// What to do.
     #[command(subcommand)]
