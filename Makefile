@@ -10,18 +10,27 @@ WASM_BINDGEN_VERSION := 0.2.130
 WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := target/release/libkeyward_node.so
 
-.PHONY: demo test sql-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
-## demo: the walkthrough on the built-in store (tenant, service account, token, decisions)
+## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
+## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
+## database stays for you to explore, and the next `make demo` starts afresh
 demo:
+	@$(CARGO) build -q -p keyward-cli
+	@KEYWARD="$$($(CARGO) metadata --format-version 1 --no-deps | $(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/keyward" \
+	  scripts/demo.sh
+
+## walkthrough: the same story through the Rust library, on the built-in in-memory store
+walkthrough:
 	$(CARGO) run -q -p keyward-core --example walkthrough
 
-## test: formatting, lints, the core's tests, the SQL stores' (on a private PostgreSQL cluster),
-## then the Python package's and both npm packages' tests (each replays tests/conformance with
-## its built-in store and a host store)
+## test: formatting, lints, the core's tests, the SQL stores' and the `keyward` command's (each
+## on a private PostgreSQL cluster), then the Python package's and both npm packages' tests
+## (each replays tests/conformance with its built-in store and a host store)
 test: toolchain lint
 	$(CARGO) test -p keyward-core
 	$(MAKE) sql-test
+	$(MAKE) cli-test
 	$(MAKE) python-test
 	$(MAKE) js-test
 	$(MAKE) e2e-test
@@ -30,6 +39,11 @@ test: toolchain lint
 ## starts and stops) through the store conformance suite and the engine
 sql-test:
 	scripts/with-postgres.sh $(CARGO) test -p keyward-sql
+
+## cli-test: the built `keyward` command driven as a script drives it (exit statuses, JSON,
+## secrets, two processes on one SQLite file, a Postgres URL on a private cluster)
+cli-test:
+	scripts/with-postgres.sh $(CARGO) test -p keyward-cli
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint: toolchain
