@@ -81,9 +81,10 @@ export class PostgresStore {
       try {
         await pool.query(create);
       } catch (e) {
-        // Two first uses at once may both try to create the table (a unique violation on the
-        // catalog, or "already exists"): the other one won, the table is there.
-        if (e && (e.code === '23505' || e.code === '42P07')) return;
+        // Two first uses at once may both try to create the table: the loser gets a unique
+        // violation on the catalog, "type already exists" or "relation already exists", raised
+        // once the winner has committed. The table is there.
+        if (e && ['23505', '42710', '42P07'].includes(e.code)) return;
         throw e;
       }
     });
