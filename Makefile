@@ -93,6 +93,7 @@ node-native: js-shared
 ## tests run beside a private PostgreSQL cluster (scripts/with-postgres.sh) for PostgresStore
 js-test: wasm node-native node/node_modules/.package-lock.json
 	cd pkg && node_modules/.bin/tsc -p tsconfig.json
+	pkg/node_modules/.bin/tsc -p node/tsconfig.json
 	cd node && ../scripts/with-postgres.sh node --test test/
 	cd pkg && node --test test/
 

@@ -40,6 +40,31 @@ after(async () => {
   await admin.end();
 });
 
+// A writer process: CAS-retry increments of one key through a pool and a store of its own.
+// (Inline: any .mjs file under test/ would be run as a test.)
+const WRITER = `
+import pg from 'pg';
+import { PostgresStore } from './stores.mjs';
+
+const [url, times] = process.argv.slice(1);
+const pool = new pg.Pool({ connectionString: url, max: 2 });
+const store = new PostgresStore(pool);
+let conflicts = 0;
+try {
+  for (let i = 0; i < Number(times); i++) {
+    for (;;) {
+      const current = await store.get('counter');
+      const n = current ? Number(current.value) : 0;
+      if ((await store.put('counter', String(n + 1), current ? current.version : null)) !== null) break;
+      conflicts += 1;
+    }
+  }
+  process.stdout.write(JSON.stringify({ conflicts }));
+} finally {
+  await pool.end();
+}
+`;
+
 /** A PostgresStore over an empty table. */
 async function emptyStore() {
   await pool.query('DROP TABLE IF EXISTS keyward_kv');
@@ -59,8 +84,9 @@ test('PostgresStore: checkStore passes on a real server (32 concurrent writers o
 
 test('PostgresStore: four processes incrementing one key at once lose no update', async () => {
   await emptyStore();
-  const writer = fileURLToPath(new URL('./pg-writer.mjs', import.meta.url));
-  const runs = await Promise.all(Array.from({ length: 4 }, () => promisify(execFile)(process.execPath, [writer, dbUrl, '25'])));
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const runs = await Promise.all(Array.from({ length: 4 }, () =>
+    promisify(execFile)(process.execPath, ['--input-type=module', '-e', WRITER, dbUrl, '25'], { cwd })));
   const conflicts = runs.map((r) => JSON.parse(r.stdout).conflicts);
   assert.deepEqual(await new PostgresStore(pool).get('counter'), { value: '100', version: 100 }, `conflicts per process: ${conflicts}`);
 });
