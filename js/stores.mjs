@@ -241,12 +241,18 @@ export class IndexedDbStore {
   #name;
   #db = null;
   #factory;
+  #range;
 
-  /** @param {string} name  @param {{ indexedDB?: IDBFactory }} [options] */
+  /**
+   * @param {string} name  the database's name
+   * @param {{ indexedDB?: IDBFactory, IDBKeyRange?: typeof IDBKeyRange }} [options]  another
+   *   implementation than the page's (a polyfill in Node, say)
+   */
   constructor(name, options = {}) {
     this.#name = checkKey(name, 'name');
     this.#factory = options.indexedDB ?? globalThis.indexedDB;
-    if (!this.#factory) throw new TypeError('IndexedDbStore needs indexedDB (a browser)');
+    this.#range = options.IDBKeyRange ?? globalThis.IDBKeyRange;
+    if (!this.#factory || !this.#range) throw new TypeError('IndexedDbStore needs indexedDB and IDBKeyRange (a browser)');
   }
 
   #open() {
@@ -356,8 +362,8 @@ export class IndexedDbStore {
     const lower = fromAfter ? afterKey : low;
     if (high !== null && this.#factory.cmp(lower, high) >= 0) return Promise.resolve([]);
     const range = high === null
-      ? IDBKeyRange.lowerBound(lower, fromAfter)
-      : IDBKeyRange.bound(lower, high, fromAfter, true);
+      ? this.#range.lowerBound(lower, fromAfter)
+      : this.#range.bound(lower, high, fromAfter, true);
     return this.#transaction('readonly', (os, done) => {
       const r = os.getAll(range, limit);
       r.onsuccess = () => done(r.result.map((e) => ({ key: e.key, value: e.value, version: e.version })));

@@ -15,16 +15,19 @@ export function compareKeys(a, b) {
   return x.length - y.length;
 }
 
-const show = (v) => {
+/** JSON text of a value, clipped to `max` characters (a 200 kB value stays readable). */
+const show = (v, max = 2000) => {
+  let text;
   try {
-    return JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x));
+    text = JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
   } catch {
-    return String(v);
+    text = String(v);
   }
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
 };
 
 function same(a, b) {
-  return show(a) === show(b);
+  return show(a, Infinity) === show(b, Infinity);
 }
 
 class StoreCheckFailed extends Error {
@@ -54,13 +57,13 @@ export async function checkStore(makeStore, options = {}) {
       try {
         return await store[method](...args);
       } catch (e) {
-        throw new StoreCheckFailed(name, `${method}(${args.map(show).join(', ')}) threw: ${e && e.message ? e.message : show(e)}`);
+        throw new StoreCheckFailed(name, `${method}(${args.map((a) => show(a, 200)).join(', ')}) threw: ${e && e.message ? e.message : show(e)}`);
       }
     };
     const expect = async (method, args, expected, why = '') => {
       const got = await call(method, ...args);
       if (!same(got, expected)) {
-        throw new StoreCheckFailed(name, `${method}(${args.map(show).join(', ')}) answered ${show(got)}, expected ${show(expected)}${why ? ` (${why})` : ''}`);
+        throw new StoreCheckFailed(name, `${method}(${args.map((a) => show(a, 200)).join(', ')}) answered ${show(got)}, expected ${show(expected)}${why ? ` (${why})` : ''}`);
       }
       return got;
     };

@@ -33,7 +33,8 @@ export declare class D1Store implements Store {
  * transaction.
  */
 export declare class IndexedDbStore implements Store {
-  constructor(name: string, options?: { indexedDB?: IDBFactory });
+  /** `options`: another IndexedDB than the page's (a polyfill), with its IDBKeyRange. */
+  constructor(name: string, options?: { indexedDB?: IDBFactory; IDBKeyRange?: typeof IDBKeyRange });
   get(key: string): Promise<{ value: string; version: number } | null>;
   getMany(keys: string[]): Promise<Array<{ value: string; version: number } | null>>;
   put(key: string, value: string, expectedVersion: number | null): Promise<number | null>;
