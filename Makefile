@@ -7,8 +7,10 @@ VENV := .venv
 PY_TOOLS := maturin==1.16.0 pytest==9.2.0 mypy==2.4.1 psycopg==3.3.9 psycopg-binary==3.3.9
 
 WASM_BINDGEN_VERSION := 0.2.130
-WASM_OUT := target/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
-NODE_LIB := target/release/libkeyward_node.so
+# Cargo's output folder: CARGO_TARGET_DIR when set (several worktrees, one cache each), else target/.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
+NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
 .PHONY: demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
@@ -56,7 +58,23 @@ lint: toolchain
 build: toolchain wasm node-native python-build
 
 # --- JavaScript: one driver and one set of declarations (js/), copied into both packages
-js-shared: pkg/driver.mjs pkg/driver.cjs node/driver.cjs pkg/index.d.ts node/index.d.ts
+js-shared: pkg/driver.mjs pkg/driver.cjs node/driver.cjs pkg/index.d.ts node/index.d.ts \
+  pkg/store-adapters.mjs node/store-adapters.cjs pkg/testing.mjs node/testing.cjs pkg/testing.d.ts node/testing.d.ts
+
+# The stores (js/stores.mjs) and the store conformance suite (js/testing.mjs): ES modules in
+# @keyward/wasm, CommonJS in @keyward/node (each `export` dropped, its names in module.exports).
+pkg/store-adapters.mjs: js/stores.mjs
+	cp $< $@
+pkg/testing.mjs: js/testing.mjs
+	cp $< $@
+pkg/testing.d.ts node/testing.d.ts: js/testing.d.ts
+	cp $< $@
+node/store-adapters.cjs: js/stores.mjs
+	{ echo "'use strict';"; sed -E 's/^export ((async )?(function|class|const) )/\1/' $<; \
+	  echo "module.exports = { $$(sed -nE 's/^export (async )?(function|class|const) ([A-Za-z0-9_]+).*/\3/p' $< | paste -sd, -) };"; } > $@
+node/testing.cjs: js/testing.mjs
+	{ echo "'use strict';"; sed -E 's/^export ((async )?(function|class|const) )/\1/' $<; \
+	  echo "module.exports = { $$(sed -nE 's/^export (async )?(function|class|const) ([A-Za-z0-9_]+).*/\3/p' $< | paste -sd, -) };"; } > $@
 
 pkg/driver.mjs: js/driver.mjs
 	cp $< $@
@@ -93,10 +111,17 @@ node-native: js-shared
 	$(CARGO) build -q -p keyward-node --release
 	cp $(NODE_LIB) node/keyward.node
 
-js-test: wasm node-native
+## js-test: both npm packages: declarations checked by tsc, then node --test; @keyward/node's
+## tests run beside a private PostgreSQL cluster (scripts/with-postgres.sh) for PostgresStore
+js-test: wasm node-native node/node_modules/.package-lock.json
 	cd pkg && node_modules/.bin/tsc -p tsconfig.json
-	cd node && node --test test/
+	pkg/node_modules/.bin/tsc -p node/tsconfig.json
+	cd node && ../scripts/with-postgres.sh node --test test/
 	cd pkg && node --test test/
+
+# `pg` for PostgresStore's tests (a devDependency: hosts bring their own).
+node/node_modules/.package-lock.json: node/package-lock.json
+	cd node && npm ci --no-audit --no-fund --loglevel=error
 
 ## e2e-test: the built @keyward/wasm in real runtimes: workerd (Miniflare) and Chromium
 e2e-test: wasm tests/e2e/node_modules/.package-lock.json chromium

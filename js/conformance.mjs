@@ -26,6 +26,10 @@ export function loadScenarios() {
     });
 }
 
+const utf8 = new TextEncoder();
+/** Bytewise (UTF-8) order, the order of keys in every store (JavaScript's `<` is UTF-16's). */
+export const compareKeys = (a, b) => Buffer.compare(utf8.encode(a), utf8.encode(b));
+
 /** A store written in JavaScript whose every method answers through a Promise. */
 export class AsyncMapStore {
   #map = new Map();
@@ -51,8 +55,8 @@ export class AsyncMapStore {
   async list(prefix, after, limit) {
     await null;
     return [...this.#map.keys()]
-      .filter((k) => k.startsWith(prefix) && (after === null || k > after))
-      .sort()
+      .filter((k) => k.startsWith(prefix) && (after === null || compareKeys(k, after) > 0))
+      .sort(compareKeys)
       .slice(0, limit)
       .map((key) => ({ key, ...this.#map.get(key) }));
   }
@@ -65,6 +69,13 @@ class FaultyStore {
   losePuts = 0;
   constructor(inner) {
     this.inner = inner;
+    // A store that reads batches at once keeps doing so through the wrapper (one call, one gate).
+    if (typeof inner.getMany === 'function') {
+      this.getMany = async (keys) => {
+        this.#gate();
+        return inner.getMany(keys);
+      };
+    }
   }
   #gate() {
     if (this.failCalls > 0) {
@@ -138,11 +149,11 @@ function lookup(v, path) {
   return path.split('.').reduce((cur, seg) => (cur == null ? undefined : cur[/^\d+$/.test(seg) ? Number(seg) : camel(seg)]), v);
 }
 
-async function run(keyward, scenario, storeKind) {
+async function run(keyward, scenario, storeKind, makeStore) {
   const { Engine, MemoryStore, KeywardError, operations } = keyward;
   const sigs = new Map(operations().map((s) => [s.op, s]));
   const faults = scenario.steps.some((s) => s.op === 'fail_store' || s.op === 'lose_races');
-  const base = storeKind === 'memory' ? new MemoryStore() : new AsyncMapStore();
+  const base = makeStore ? await makeStore() : storeKind === 'memory' ? new MemoryStore() : new AsyncMapStore();
   // The built-in store runs natively end to end; scenarios that inject faults wrap it.
   const faulty = faults || storeKind !== 'memory' ? new FaultyStore(base) : null;
   let now = T0;
@@ -203,11 +214,15 @@ async function run(keyward, scenario, storeKind) {
   }
 }
 
-/** Registers one test per scenario and store. */
-export function defineConformance(keyward, label) {
+/**
+ * Registers one test per scenario and store: the built-in store and an async host store, or,
+ * with `stores` ({ label: makeStore }), the stores given (each call a new, empty store).
+ */
+export function defineConformance(keyward, label, stores = null) {
+  const kinds = stores ? Object.entries(stores) : [['memory', null], ['async host store', null]];
   for (const { file, scenario } of loadScenarios()) {
-    for (const storeKind of ['memory', 'async host store']) {
-      test(`${label} ${storeKind}: ${file}: ${scenario.name}`, () => run(keyward, scenario, storeKind));
+    for (const [storeKind, makeStore] of kinds) {
+      test(`${label} ${storeKind}: ${file}: ${scenario.name}`, () => run(keyward, scenario, storeKind, makeStore));
     }
   }
 }

@@ -101,6 +101,9 @@ export function createKeyward(native, shape = {}) {
     list(prefix, after, limit) {
       return this.#request({ kind: 'list', prefix, after: after ?? null, limit }).entries;
     }
+    getMany(keys) {
+      return Array.from(keys, (key) => this.get(key));
+    }
   }
 
   async function answer(store, request) {
@@ -128,6 +131,30 @@ export function createKeyward(native, shape = {}) {
     }
   }
 
+  /**
+   * Answers one round of store requests. A round of several reads goes to the store's optional
+   * `getMany` in one call (one SQL query, one round trip) when it has one; anything else is one
+   * call per request, all at once. Every answer is checked as `answer` checks one (R-94): a
+   * `getMany` that throws, or answers the wrong number of entries or a bad version, fails the
+   * whole round.
+   */
+  async function answerAll(store, requests) {
+    if (requests.length > 1 && typeof store.getMany === 'function' && requests.every((r) => r.kind === 'get')) {
+      try {
+        const entries = Array.from((await store.getMany(requests.map((r) => r.key))) ?? [], (entry) =>
+          entry == null ? null : { value: entry.value, version: version(entry.version, 'getMany') });
+        if (entries.length !== requests.length) {
+          throw new Error(`the store's \`getMany\` answered ${entries.length} entries for ${requests.length} keys`);
+        }
+        return entries.map((entry) => ({ kind: 'got', entry }));
+      } catch (e) {
+        const failed = { kind: 'failed', message: message(e) };
+        return requests.map(() => failed);
+      }
+    }
+    return Promise.all(requests.map((request) => answer(store, request)));
+  }
+
   /** A Keyward engine over a host store (any object with get/put/delete/list) or the built-in one. */
   class Engine {
     #native;
@@ -145,6 +172,7 @@ export function createKeyward(native, shape = {}) {
         for (const m of ['get', 'put', 'delete', 'list']) {
           if (typeof store[m] !== 'function') throw new TypeError(`store.${m} must be a function`);
         }
+        if (store.getMany != null && typeof store.getMany !== 'function') throw new TypeError('store.getMany must be a function when present');
       }
       // The pepper's bytes: a string is taken as UTF-8, as in every host.
       const bytes = pepper == null ? undefined : typeof pepper === 'string' ? new TextEncoder().encode(pepper) : new Uint8Array(pepper);
@@ -217,7 +245,7 @@ export function createKeyward(native, shape = {}) {
       for (;;) {
         const step = back(guard(() => nativeOp.step()));
         if (step.need) {
-          const replies = await Promise.all(step.need.map((request) => answer(this.#store, request)));
+          const replies = await answerAll(this.#store, step.need);
           guard(() => nativeOp.provide(out(replies)));
           continue;
         }

@@ -131,6 +131,11 @@ export interface Store {
   delete(key: string, expectedVersion: number): Awaitable<boolean>;
   /** Entries whose key starts with `prefix`, after `after`, in key order, at most `limit`. */
   list(prefix: string, after: string | null, limit: number): Awaitable<Array<{ key: string; value: string; version: number }>>;
+  /**
+   * Optional: one answer per key, in order (null for a missing key). When present, the engine
+   * asks each round of several reads in one call (one SQL query, one round trip).
+   */
+  getMany?(keys: string[]): Awaitable<Array<{ value: string; version: number } | null>>;
 }
 
 /** The built-in in-memory store. With it, each engine call crosses into native code once. */
@@ -140,6 +145,7 @@ export declare class MemoryStore implements Store {
   put(key: string, value: string, expectedVersion: number | null): number | null;
   delete(key: string, expectedVersion: number): boolean;
   list(prefix: string, after: string | null, limit: number): Array<{ key: string; value: string; version: number }>;
+  getMany(keys: string[]): Array<{ value: string; version: number } | null>;
 }
 
 export interface EngineOptions {

@@ -37,3 +37,18 @@ export async function example(): Promise<boolean> {
   }
   return decision.allowed && viaToken.matched?.source !== undefined && log.events.length > 0 && identity.tokenId !== null;
 }
+
+// The stores and the store conformance suite (API.md "Store adapters").
+import { D1Store, IndexedDbStore, type D1Like } from '@keyward/wasm/stores';
+import { checkStore, compareKeys } from '@keyward/wasm/testing';
+
+export async function stores(db: D1Like): Promise<string[]> {
+  const d1: Store = new D1Store(db);
+  const idb = new IndexedDbStore('keyward');
+  const many: Array<{ value: string; version: number } | null> = await idb.getMany(['a', 'b']);
+  await idb.close();
+  new Engine({ store: d1 });
+  new Engine({ store: { ...store, getMany: async (keys: string[]) => keys.map(() => null) } });
+  const order: number = compareKeys('a', 'b');
+  return [...(await checkStore(() => new IndexedDbStore(`kw-${order}`), { writers: 4, increments: 5, getMany: true })), String(many.length)];
+}

@@ -1,0 +1,4 @@
+// ESM entry of @keyward/node/stores.
+import stores from './stores.js';
+
+export const { PostgresStore } = stores;
