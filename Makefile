@@ -12,7 +12,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
-.PHONY: demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: cross-host-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
 ## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
@@ -36,6 +36,7 @@ test: toolchain lint
 	$(MAKE) python-test
 	$(MAKE) js-test
 	$(MAKE) e2e-test
+	$(MAKE) cross-host-test
 
 ## sql-test: keyward-sql's stores (SQLite files, a private PostgreSQL cluster that the script
 ## starts and stops) through the store conformance suite and the engine
@@ -118,6 +119,12 @@ js-test: wasm node-native node/node_modules/.package-lock.json
 	pkg/node_modules/.bin/tsc -p node/tsconfig.json
 	cd node && ../scripts/with-postgres.sh node --test test/
 	cd pkg && node --test test/
+
+## cross-host-test: one PostgreSQL table, every host: `keyward` provisions a token, Python
+## verifies and rotates it, Node sees the rotation and revokes, `keyward` sees the revocation
+cross-host-test: node-native node/node_modules/.package-lock.json python-develop
+	$(CARGO) build -q -p keyward-cli
+	KEYWARD_BIN=$(TARGET_DIR)/debug/keyward scripts/with-postgres.sh tests/cross-host/run.sh
 
 # `pg` for PostgresStore's tests (a devDependency: hosts bring their own).
 node/node_modules/.package-lock.json: node/package-lock.json
