@@ -16,12 +16,13 @@
 //! Every call runs under [`keyward_core::host::guarded`] and `catch_unwind`: a panic becomes
 //! `keyward.Internal`, never a `PanicException`.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use keyward_core::host::{guarded, SIGNATURES};
 use keyward_core::{
-    AuditEvent, Call, Entry, Env, Error, MemoryStore, Op, Options, Step, Store, StoreReply, StoreRequest,
+    AuditEvent, Call, Entry, Env, Error, MemoryStore, Op, Options, Step, Store, StoreFailure, StoreRequest, Versioned,
 };
 use pyo3::exceptions::{PyException, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -254,14 +255,14 @@ impl PyMemoryStore {
 // Host store: the four protocol methods of a Python object
 // ---------------------------------------------------------------------------------------------
 
-/// Runs store requests against a Python object. A `BaseException` that is not an `Exception`
-/// (`KeyboardInterrupt`, `SystemExit`) is kept and re-raised once the operation has ended;
-/// further requests then fail without calling Python. When the object has a callable
-/// `get_many`, a batch of several reads is one `get_many` call (API.md "Store protocol").
+/// A Python object as a core [`Store`]: the core's own driver (`StoreRequest::run_batch`)
+/// decides when a batch of reads becomes one `get_many` call, so this type only converts. A
+/// `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) is kept and
+/// re-raised once the operation has ended; further calls then fail without calling Python.
 struct HostStore<'a, 'py> {
     store: &'a Bound<'py, PyAny>,
     get_many: Option<Bound<'py, PyAny>>,
-    pending: Option<PyErr>,
+    pending: RefCell<Option<PyErr>>,
 }
 
 fn field<'py>(item: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -276,119 +277,82 @@ fn version(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     value.extract()
 }
 
+/// A read's answer: `None` or `{"value", "version"}` with a valid version.
+fn entry(answer: &Bound<'_, PyAny>) -> PyResult<Option<Versioned>> {
+    if answer.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Versioned { value: field(answer, "value")?.extract()?, version: version(&field(answer, "version")?)? }))
+}
+
 impl<'a, 'py> HostStore<'a, 'py> {
     fn new(store: &'a Bound<'py, PyAny>) -> Self {
         let get_many = store.getattr_opt("get_many").ok().flatten().filter(|m| m.is_callable());
-        HostStore { store, get_many, pending: None }
+        HostStore { store, get_many, pending: RefCell::new(None) }
     }
 
-    /// Answers one batch: several reads in one `get_many` call when the store has it (as the
-    /// core's `StoreRequest::run_batch` does for Rust stores), anything else one call each.
-    fn run_batch(&mut self, requests: &[StoreRequest]) -> Vec<StoreReply> {
-        let keys: Option<Vec<&str>> = requests
-            .iter()
-            .map(|r| match r {
-                StoreRequest::Get { key } => Some(key.as_str()),
-                _ => None,
-            })
-            .collect();
-        match (keys, self.get_many.clone()) {
-            (Some(keys), Some(get_many)) if keys.len() > 1 && self.pending.is_none() => {
-                let py = self.store.py();
-                let replies = match PyList::new(py, &keys).and_then(|list| get_many.call1((list,))) {
-                    Ok(answer) => Self::many(&answer, keys.len()).map_err(|err| {
-                        format!("the store's `get_many` answered an unexpected value: {}", host_message(py, &err))
-                    }),
-                    Err(err) => {
-                        let message = host_message(py, &err);
-                        if !err.is_instance_of::<PyException>(py) {
-                            self.pending = Some(err);
-                        }
-                        Err(message)
-                    }
-                };
-                replies.unwrap_or_else(|message| {
-                    keys.iter().map(|_| StoreReply::Failed { message: message.clone() }).collect()
-                })
-            }
-            _ => requests.iter().map(|r| self.run(r)).collect(),
-        }
-    }
-
-    /// `get_many`'s answer: exactly `count` items, each `None` or `{"value", "version"}`.
-    fn many(answer: &Bound<'py, PyAny>, count: usize) -> PyResult<Vec<StoreReply>> {
-        let mut replies = Vec::with_capacity(count);
-        for item in answer.try_iter()? {
-            replies.push(Self::got(&item?)?);
-        }
-        if replies.len() != count {
-            return Err(PyValueError::new_err(format!("{} entries for {count} keys", replies.len())));
-        }
-        Ok(replies)
-    }
-
-    /// A read's answer: `None` or `{"value", "version"}` with a valid version.
-    fn got(answer: &Bound<'py, PyAny>) -> PyResult<StoreReply> {
-        if answer.is_none() {
-            return Ok(StoreReply::Got { entry: None });
-        }
-        let value: String = field(answer, "value")?.extract()?;
-        let version = version(&field(answer, "version")?)?;
-        Ok(StoreReply::Got { entry: Some(keyward_core::Versioned { value, version }) })
-    }
-
-    fn run(&mut self, request: &StoreRequest) -> StoreReply {
-        if self.pending.is_some() {
-            return StoreReply::Failed { message: "interrupted".into() };
+    /// Calls the store's `method`, then reads its answer with `read`; any failure is the
+    /// host's message.
+    fn call<T>(
+        &self,
+        method: &str,
+        call: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+        read: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<T>,
+    ) -> Result<T, StoreFailure> {
+        if self.pending.borrow().is_some() {
+            return Err(StoreFailure("interrupted".into()));
         }
         let py = self.store.py();
-        let (method, result) = match request {
-            StoreRequest::Get { key } => ("get", self.store.call_method1("get", (key,))),
-            StoreRequest::Put { key, value, expected_version } => {
-                ("put", self.store.call_method1("put", (key, value, *expected_version)))
+        let answer = call().map_err(|err| {
+            let message = host_message(py, &err);
+            if !err.is_instance_of::<PyException>(py) {
+                *self.pending.borrow_mut() = Some(err);
             }
-            StoreRequest::Delete { key, expected_version } => {
-                ("delete", self.store.call_method1("delete", (key, *expected_version)))
-            }
-            StoreRequest::List { prefix, after, limit } => {
-                ("list", self.store.call_method1("list", (prefix, after.as_deref(), *limit)))
-            }
-        };
-        let answer = match result {
-            Ok(answer) => answer,
-            Err(err) => {
-                let message = host_message(py, &err);
-                if !err.is_instance_of::<PyException>(py) {
-                    self.pending = Some(err);
-                }
-                return StoreReply::Failed { message };
-            }
-        };
-        Self::reply(request, &answer).unwrap_or_else(|err| StoreReply::Failed {
-            message: format!("the store's `{method}` answered an unexpected value: {}", host_message(py, &err)),
+            StoreFailure(message)
+        })?;
+        read(&answer).map_err(|err| {
+            StoreFailure(format!("the store's `{method}` answered an unexpected value: {}", host_message(py, &err)))
         })
     }
+}
 
-    fn reply(request: &StoreRequest, answer: &Bound<'py, PyAny>) -> PyResult<StoreReply> {
-        Ok(match request {
-            StoreRequest::Get { .. } => Self::got(answer)?,
-            StoreRequest::Put { .. } => {
-                StoreReply::Put { version: if answer.is_none() { None } else { Some(version(answer)?) } }
+impl Store for HostStore<'_, '_> {
+    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure> {
+        self.call("get", || self.store.call_method1("get", (key,)), entry)
+    }
+
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
+        let read = |answer: &Bound<'_, PyAny>| if answer.is_none() { Ok(None) } else { version(answer).map(Some) };
+        self.call("put", || self.store.call_method1("put", (key, value, expected)), read)
+    }
+
+    fn delete(&self, key: &str, expected: u64) -> Result<bool, StoreFailure> {
+        self.call("delete", || self.store.call_method1("delete", (key, expected)), |a| a.is_truthy())
+    }
+
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
+        let read = |answer: &Bound<'_, PyAny>| {
+            let mut entries = Vec::new();
+            for item in answer.try_iter()? {
+                let item = item?;
+                entries.push(Entry {
+                    key: field(&item, "key")?.extract()?,
+                    value: field(&item, "value")?.extract()?,
+                    version: version(&field(&item, "version")?)?,
+                });
             }
-            StoreRequest::Delete { .. } => StoreReply::Deleted { ok: answer.is_truthy()? },
-            StoreRequest::List { .. } => {
-                let mut entries = Vec::new();
-                for item in answer.try_iter()? {
-                    let item = item?;
-                    entries.push(Entry {
-                        key: field(&item, "key")?.extract()?,
-                        value: field(&item, "value")?.extract()?,
-                        version: version(&field(&item, "version")?)?,
-                    });
-                }
-                StoreReply::Listed { entries }
-            }
-        })
+            Ok(entries)
+        };
+        self.call("list", || self.store.call_method1("list", (prefix, after, limit)), read)
+    }
+
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>, StoreFailure> {
+        let Some(get_many) = &self.get_many else {
+            return keys.iter().map(|key| self.get(key)).collect();
+        };
+        let py = self.store.py();
+        let read = |answer: &Bound<'_, PyAny>| answer.try_iter()?.map(|item| entry(&item?)).collect();
+        self.call("get_many", || get_many.call1((PyList::new(py, keys)?,)), read)
     }
 }
 
@@ -467,21 +431,21 @@ impl PyEngine {
             }
             StoreKind::Host(store) => {
                 let store = store.bind(py);
-                let mut host = HostStore::new(store);
+                let host = HostStore::new(store);
                 let mut events = Vec::new();
                 let answer = guarded(|| {
                     let mut op: Op = engine.start(call, env);
                     let answer = loop {
                         let step = if slow { py.detach(|| op.step()) } else { op.step() };
                         match step {
-                            Step::Need(requests) => op.provide(host.run_batch(&requests)),
+                            Step::Need(requests) => op.provide(StoreRequest::run_batch(&requests, &host)),
                             Step::Done(answer) => break answer,
                         }
                     };
                     events = op.take_events();
                     answer.and_then(answer_json)
                 });
-                ((answer, events), host.pending)
+                ((answer, events), host.pending.into_inner())
             }
         }
     }
