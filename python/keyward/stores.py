@@ -86,7 +86,51 @@ def _range(prefix: str, after: Optional[str], placeholder: str, collate: str) ->
     return " AND ".join(clauses), params
 
 
-class SqliteStore:
+class _SqlStore:
+    """What both SQL stores share: the statements that differ only in their placeholder and
+    in how keys are compared bytewise (``_COLLATE``)."""
+
+    _PH = "?"
+    _COLLATE = ""
+
+    def _locked(self) -> threading.Lock:
+        raise NotImplementedError
+
+    def _connection(self) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str, expected_version: int) -> bool:
+        """Compare-and-set delete in one statement: ``False`` on conflict or a missing key."""
+        if not _expected(expected_version):
+            return False
+        ph = self._PH
+        with self._locked():
+            cur = self._connection().execute(
+                f"DELETE FROM {TABLE} WHERE key = {ph} AND version = {ph}", (key, expected_version)
+            )
+            return bool(cur.rowcount == 1)
+
+    def list(self, prefix: str, after: Optional[str], limit: int) -> List[Entry]:
+        """Up to ``limit`` entries under ``prefix`` with keys after ``after``, bytewise order."""
+        if limit <= 0:
+            return []
+        where, params = _range(prefix, after, self._PH, self._COLLATE)
+        with self._locked():
+            rows = self._connection().execute(
+                f"SELECT key, value, version FROM {TABLE} WHERE {where} "
+                f"ORDER BY key{self._COLLATE} LIMIT {self._PH}",
+                [*params, min(limit, _MAX_VERSION)],
+            ).fetchall()
+        return [{"key": k, "value": v, "version": n} for k, v, n in rows]
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SqliteStore(_SqlStore):
     """The store protocol over a SQLite file, with the standard library's ``sqlite3``.
 
     Args:
@@ -181,28 +225,6 @@ class SqliteStore:
             )
         return expected_version + 1 if cur.rowcount == 1 else None
 
-    def delete(self, key: str, expected_version: int) -> bool:
-        """Compare-and-set delete in one statement: ``False`` on conflict or a missing key."""
-        if not _expected(expected_version):
-            return False
-        with self._locked():
-            cur = self._connection().execute(
-                f"DELETE FROM {TABLE} WHERE key = ? AND version = ?", (key, expected_version)
-            )
-        return cur.rowcount == 1
-
-    def list(self, prefix: str, after: Optional[str], limit: int) -> List[Entry]:
-        """Up to ``limit`` entries under ``prefix`` with keys after ``after``, bytewise order."""
-        if limit <= 0:
-            return []
-        where, params = _range(prefix, after, "?", "")
-        with self._locked():
-            rows = self._connection().execute(
-                f"SELECT key, value, version FROM {TABLE} WHERE {where} ORDER BY key LIMIT ?",
-                [*params, min(limit, _MAX_VERSION)],
-            ).fetchall()
-        return [{"key": k, "value": v, "version": n} for k, v, n in rows]
-
     def close(self) -> None:
         """Closes the connection; the store cannot be used afterwards."""
         with self._locked():
@@ -212,9 +234,6 @@ class SqliteStore:
 
     def __enter__(self) -> "SqliteStore":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -230,7 +249,7 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresStore:
+class PostgresStore(_SqlStore):
     """The store protocol over PostgreSQL, with psycopg 3 (``pip install 'keyward[postgres]'``).
 
     Args:
@@ -241,6 +260,10 @@ class PostgresStore:
     connection per store, in autocommit mode, used under a lock; a connection found closed
     (the server restarted) is opened again on the next call.
     """
+
+    _PH = "%s"
+    # COLLATE "C" in the queries too: bytewise even over a table made by hand without it.
+    _COLLATE = ' COLLATE "C"'
 
     def __init__(self, conninfo: str = "", **kwargs: Any) -> None:
         self._psycopg = _psycopg()
@@ -325,29 +348,6 @@ class PostgresStore:
             row = self._connection().execute(sql, params).fetchone()
         return None if row is None else int(row[0])
 
-    def delete(self, key: str, expected_version: int) -> bool:
-        """Compare-and-set delete in one statement: ``False`` on conflict or a missing key."""
-        if not _expected(expected_version):
-            return False
-        with self._locked():
-            cur = self._connection().execute(
-                f"DELETE FROM {TABLE} WHERE key = %s AND version = %s", (key, expected_version)
-            )
-            return cur.rowcount == 1
-
-    def list(self, prefix: str, after: Optional[str], limit: int) -> List[Entry]:
-        """Up to ``limit`` entries under ``prefix`` with keys after ``after``, bytewise order."""
-        if limit <= 0:
-            return []
-        # COLLATE "C" in the query too: bytewise even over a table made by hand without it.
-        where, params = _range(prefix, after, "%s", ' COLLATE "C"')
-        with self._locked():
-            rows = self._connection().execute(
-                f'SELECT key, value, version FROM {TABLE} WHERE {where} ORDER BY key COLLATE "C" LIMIT %s',
-                [*params, min(limit, _MAX_VERSION)],
-            ).fetchall()
-        return [{"key": k, "value": v, "version": n} for k, v, n in rows]
-
     def close(self) -> None:
         """Closes the connection; the store cannot be used afterwards."""
         with self._locked():
@@ -358,9 +358,6 @@ class PostgresStore:
 
     def __enter__(self) -> "PostgresStore":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "PostgresStore(...)"
