@@ -6,7 +6,7 @@
 mod support;
 
 use keyward_core::*;
-use support::{service_account_request, token_request, FaultyStore, TestEnv, ROOT, T0};
+use support::{service_account_request, token_request, verify_reason, FaultyStore, TestEnv, ROOT, T0};
 
 fn kw() -> Keyward<FaultyStore<MemoryStore>, TestEnv> {
     let kw = Keyward::new(Options::default(), FaultyStore::new(MemoryStore::new()), TestEnv::new()).unwrap();
@@ -251,18 +251,6 @@ fn crash_at_every_write(
     panic!("{name}: never completed");
 }
 
-fn verdict(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, token: &str) -> String {
-    kw.run(Verify {
-        token: token.into(),
-        tenant: "acme".into(),
-        permission: "models:read".into(),
-        resource: "*".into(),
-        channel: Channel::Api,
-    })
-    .unwrap()
-    .reason
-}
-
 #[test]
 fn r92_an_interrupted_deletion_never_leaves_a_working_credential_and_completes_when_rerun() {
     crash_at_every_write(
@@ -275,7 +263,7 @@ fn r92_an_interrupted_deletion_never_leaves_a_working_credential_and_completes_w
         |kw, token, writes| {
             // Nothing written: nothing deleted. Any write: the tombstone came first.
             let expected = if writes == 0 { "allowed" } else { "invalid_credentials" };
-            assert_eq!(verdict(kw, token), expected, "after {writes} writes");
+            assert_eq!(verify_reason(kw, token), expected, "after {writes} writes");
         },
         |kw, rerun| {
             // Running it again finishes the deletion, tombstone or not; `not_found` only once
@@ -322,7 +310,7 @@ fn r92_an_interrupted_rotation_never_locks_the_client_out() {
                 t.token,
             )
         },
-        |kw, old, _| assert_eq!(verdict(kw, old), "allowed", "the old token works until a rotation completes"),
+        |kw, old, _| assert_eq!(verify_reason(kw, old), "allowed", "the old token works until a rotation completes"),
         |_, rerun| assert!(matches!(rerun, Ok(Answer::TokenCreated(_)))),
     );
 }

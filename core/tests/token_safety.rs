@@ -8,7 +8,7 @@ mod support;
 
 use keyward_core::*;
 use support::interleave::{for_every_write_point, World};
-use support::{service_account_request, token_request, FaultyStore, TestEnv, ROOT};
+use support::{service_account_request, token_request, verify_reason, FaultyStore, TestEnv, ROOT};
 
 const SA: &str = "bot@acme.sa.keyward.local";
 
@@ -29,18 +29,6 @@ fn kw() -> Kw {
     kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
     kw.run(service_account_request("bot", Some("viewer"))).unwrap();
     kw
-}
-
-fn verify_on<S: Store, E: Environment>(kw: &Keyward<S, E>, token: &str) -> String {
-    kw.run(Verify {
-        token: token.into(),
-        tenant: "acme".into(),
-        permission: "models:read".into(),
-        resource: "*".into(),
-        channel: Channel::Api,
-    })
-    .unwrap()
-    .reason
 }
 
 fn list_on<S: Store, E: Environment>(kw: &Keyward<S, E>) -> Vec<TokenInfo> {
@@ -92,7 +80,7 @@ fn r23_r62_two_creations_racing_for_the_last_slot_never_both_succeed() {
             assert_eq!(listed.len(), 2, "k={}: the cap holds and every live token is listed", i.k);
             let winner = created(&i.first).or_else(|| created(second)).unwrap();
             assert!(listed.iter().any(|t| t.token_id == winner.info.token_id), "k={}", i.k);
-            assert_eq!(verify_on(w, &winner.token), "allowed", "k={}", i.k);
+            assert_eq!(verify_reason(w, &winner.token), "allowed", "k={}", i.k);
         },
     );
     assert!(points >= 3, "token, account list, event, activation");
@@ -106,8 +94,8 @@ fn r23_positive_control_the_cap_lets_the_last_slot_be_used() {
     let last = w.run(token_request(SA)).unwrap();
     assert_eq!(w.run(token_request(SA)).unwrap_err().code(), "quota_exceeded");
     assert_eq!(list_on(&w).len(), 2);
-    assert_eq!(verify_on(&w, &first.token), "allowed");
-    assert_eq!(verify_on(&w, &last.token), "allowed");
+    assert_eq!(verify_reason(&w, &first.token), "allowed");
+    assert_eq!(verify_reason(&w, &last.token), "allowed");
 }
 
 #[test]
@@ -127,7 +115,7 @@ fn r25_two_rotations_of_one_token_exactly_one_succeeds() {
             let loser = if i.first.is_ok() { second } else { &i.first };
             assert_eq!(loser.as_ref().unwrap_err().code(), "failed_precondition", "k={}", i.k);
             let winner = created(&i.first).or_else(|| created(second)).unwrap();
-            assert_eq!(verify_on(w, &winner.token), "allowed", "k={}: the winner's secret is the stored one", i.k);
+            assert_eq!(verify_reason(w, &winner.token), "allowed", "k={}: the winner's secret is the stored one", i.k);
             let listed = list_on(w);
             assert_eq!(listed.len(), 2, "k={}: the old token and one successor: {listed:?}", i.k);
             assert!(listed.iter().any(|t| t.token_id == winner.info.token_id), "k={}", i.k);
@@ -148,7 +136,7 @@ fn r92_a_token_creation_racing_with_the_accounts_deletion_leaves_no_usable_token
     let check = |w: &World, created: Option<&TokenCreated>, k: u32| {
         assert!(w.run(GetAccount { actor: ROOT.into(), tenant: "acme".into(), principal: SA.into() }).is_err());
         if let Some(t) = created {
-            assert_eq!(verify_on(w, &t.token), "invalid_credentials", "k={k}");
+            assert_eq!(verify_reason(w, &t.token), "invalid_credentials", "k={k}");
         }
         let left: Vec<String> = w.store().0.keys().into_iter().filter(|k| k.starts_with("k/")).collect();
         assert!(left.is_empty(), "k={k}: no token document outlives its account: {left:?}");
@@ -156,7 +144,7 @@ fn r92_a_token_creation_racing_with_the_accounts_deletion_leaves_no_usable_token
         w.run(service_account_request("bot", Some("viewer"))).unwrap();
         assert!(list_on(w).is_empty(), "k={k}");
         if let Some(t) = created {
-            assert_eq!(verify_on(w, &t.token), "invalid_credentials", "k={k}");
+            assert_eq!(verify_reason(w, &t.token), "invalid_credentials", "k={k}");
         }
     };
     for_every_write_point(
@@ -235,7 +223,7 @@ fn r92_create_token_interrupted_anywhere_leaves_nothing_usable_and_a_rerun_logs_
         },
         |kw, rerun, writes| {
             let Answer::TokenCreated(t) = rerun else { panic!("a token") };
-            assert_eq!(verify_on(kw, &t.token), "allowed", "after {writes} writes");
+            assert_eq!(verify_reason(kw, &t.token), "allowed", "after {writes} writes");
             let listed = list_on(kw);
             assert_eq!(listed.len(), 1, "after {writes} writes: {listed:?}");
             assert_eq!(listed[0].token_id, t.info.token_id);
@@ -259,7 +247,7 @@ fn r92_rotate_token_interrupted_anywhere_keeps_the_old_token_and_a_rerun_logs_on
         |kw, writes| {
             let old = old.borrow();
             let old = old.as_ref().unwrap();
-            assert_eq!(verify_on(kw, &old.token), "allowed", "after {writes} writes: not locked out");
+            assert_eq!(verify_reason(kw, &old.token), "allowed", "after {writes} writes: not locked out");
             let listed = list_on(kw);
             assert_eq!(listed.len(), 1, "after {writes} writes: no successor yet: {listed:?}");
             assert_eq!(listed[0].expires_at, old.info.expires_at);
@@ -269,8 +257,8 @@ fn r92_rotate_token_interrupted_anywhere_keeps_the_old_token_and_a_rerun_logs_on
             let old = old.borrow();
             let old = old.as_ref().unwrap();
             let Answer::TokenCreated(new) = rerun else { panic!("a token") };
-            assert_eq!(verify_on(kw, &new.token), "allowed", "after {writes} writes");
-            assert_eq!(verify_on(kw, &old.token), "token_expired", "grace 0");
+            assert_eq!(verify_reason(kw, &new.token), "allowed", "after {writes} writes");
+            assert_eq!(verify_reason(kw, &old.token), "token_expired", "grace 0");
             assert_eq!(list_on(kw).len(), 2);
             assert_eq!(events_on(kw, "acme", "token.rotate"), 1, "after {writes} writes: one event");
             let again = kw.run(rotate(&old.info.token_id, Some(0))).unwrap_err();
@@ -289,8 +277,8 @@ fn r25_r92_a_rotation_whose_last_clean_up_failed_still_gives_a_working_token() {
     kw.store().crash_after_writes.set(Some(5));
     let new = kw.run(rotate(&old.info.token_id, Some(3600))).unwrap();
     kw.store().crash_after_writes.set(None);
-    assert_eq!(verify_on(&kw, &new.token), "allowed");
-    assert_eq!(verify_on(&kw, &old.token), "allowed", "grace period");
+    assert_eq!(verify_reason(&kw, &new.token), "allowed");
+    assert_eq!(verify_reason(&kw, &old.token), "allowed", "grace period");
     let listed = list_on(&kw);
     let mut ids: Vec<&str> = listed.iter().map(|t| t.token_id.as_str()).collect();
     ids.sort_unstable();
@@ -302,10 +290,10 @@ fn r25_r92_a_rotation_whose_last_clean_up_failed_still_gives_a_working_token() {
         RenameToken { actor: ROOT.into(), principal: SA.into(), token_id: new.info.token_id.clone(), name: "x".into() };
     kw.run(renamed).unwrap();
     let newer = kw.run(rotate(&new.info.token_id, Some(0))).unwrap();
-    assert_eq!(verify_on(&kw, &new.token), "token_expired");
-    assert_eq!(verify_on(&kw, &newer.token), "allowed");
+    assert_eq!(verify_reason(&kw, &new.token), "token_expired");
+    assert_eq!(verify_reason(&kw, &newer.token), "allowed");
     kw.run(RevokeToken { actor: ROOT.into(), principal: SA.into(), token_id: newer.info.token_id.clone() }).unwrap();
-    assert_eq!(verify_on(&kw, &newer.token), "token_revoked");
+    assert_eq!(verify_reason(&kw, &newer.token), "token_revoked");
 }
 
 #[test]
@@ -313,11 +301,11 @@ fn r25_positive_control_a_rotation_keeps_the_old_token_for_its_grace_period() {
     let kw = kw();
     let old = kw.run(token_request(SA)).unwrap();
     let new = kw.run(rotate(&old.info.token_id, Some(60))).unwrap();
-    assert_eq!(verify_on(&kw, &old.token), "allowed");
-    assert_eq!(verify_on(&kw, &new.token), "allowed");
+    assert_eq!(verify_reason(&kw, &old.token), "allowed");
+    assert_eq!(verify_reason(&kw, &new.token), "allowed");
     kw.env().advance(60_000);
-    assert_eq!(verify_on(&kw, &old.token), "token_expired");
-    assert_eq!(verify_on(&kw, &new.token), "allowed");
+    assert_eq!(verify_reason(&kw, &old.token), "token_expired");
+    assert_eq!(verify_reason(&kw, &new.token), "allowed");
     assert_eq!(kw.run(rotate(&old.info.token_id, None)).unwrap_err().code(), "failed_precondition");
 }
 
@@ -333,10 +321,10 @@ fn r92_revoke_token_interrupted_anywhere_revokes_first_and_a_rerun_logs_one_even
         },
         |kw, writes| {
             let expected = if writes == 0 { "allowed" } else { "token_revoked" };
-            assert_eq!(verify_on(kw, &token.borrow()), expected, "after {writes} writes");
+            assert_eq!(verify_reason(kw, &token.borrow()), expected, "after {writes} writes");
         },
         |kw, _, writes| {
-            assert_eq!(verify_on(kw, &token.borrow()), "token_revoked");
+            assert_eq!(verify_reason(kw, &token.borrow()), "token_revoked");
             assert_eq!(events_on(kw, "acme", "token.revoke"), 1, "after {writes} writes: one event");
         },
     );
@@ -353,10 +341,10 @@ fn r92_revoke_account_interrupted_anywhere_revokes_first_and_a_rerun_logs_one_ev
         },
         |kw, writes| {
             let expected = if writes == 0 { "allowed" } else { "account_revoked" };
-            assert_eq!(verify_on(kw, &token.borrow()), expected, "after {writes} writes");
+            assert_eq!(verify_reason(kw, &token.borrow()), expected, "after {writes} writes");
         },
         |kw, _, writes| {
-            assert_eq!(verify_on(kw, &token.borrow()), "account_revoked");
+            assert_eq!(verify_reason(kw, &token.borrow()), "account_revoked");
             assert_eq!(events_on(kw, "acme", "service_account.revoke"), 1, "after {writes} writes: one event");
             // Revoking again changes nothing and logs nothing more.
             kw.run(RevokeAccount { actor: ROOT.into(), principal: SA.into() }).unwrap();
@@ -376,10 +364,10 @@ fn r92_delete_account_interrupted_anywhere_removes_first_and_a_rerun_logs_one_ev
         },
         |kw, writes| {
             let expected = if writes == 0 { "allowed" } else { "invalid_credentials" };
-            assert_eq!(verify_on(kw, &token.borrow()), expected, "after {writes} writes");
+            assert_eq!(verify_reason(kw, &token.borrow()), expected, "after {writes} writes");
         },
         |kw, _, writes| {
-            assert_eq!(verify_on(kw, &token.borrow()), "invalid_credentials");
+            assert_eq!(verify_reason(kw, &token.borrow()), "invalid_credentials");
             assert_eq!(events_on(kw, "acme", "service_account.delete"), 1, "after {writes} writes: one event");
             let left: Vec<String> =
                 kw.store().inner.keys().into_iter().filter(|k| k.starts_with("k/") || k.contains(SA)).collect();
@@ -439,7 +427,7 @@ fn r23_r92_a_creation_interrupted_before_its_event_holds_its_slot_for_the_pendin
     // ... until it has been pending for a minute; then it is cleaned up.
     kw.env().advance(60_000);
     let t = kw.run(token_request(SA)).unwrap();
-    assert_eq!(verify_on(&kw, &t.token), "allowed");
+    assert_eq!(verify_reason(&kw, &t.token), "allowed");
     assert_eq!(list_on(&kw).len(), 1);
     let tokens = kw.store().inner.keys().into_iter().filter(|k| k.starts_with("k/")).count();
     assert_eq!(tokens, 1, "the abandoned token's document is deleted");

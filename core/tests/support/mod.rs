@@ -28,6 +28,20 @@ pub fn token_request(principal: &str) -> keyward_core::CreateToken {
     }
 }
 
+/// The reason `verify` gives for `token` asking `models:read` in `acme`: `"allowed"` or the
+/// code that denied it.
+pub fn verify_reason<S: Store, E: Environment>(kw: &keyward_core::Keyward<S, E>, token: &str) -> String {
+    kw.run(keyward_core::Verify {
+        token: token.into(),
+        tenant: "acme".into(),
+        permission: "models:read".into(),
+        resource: "*".into(),
+        channel: keyward_core::Channel::Api,
+    })
+    .unwrap()
+    .reason
+}
+
 /// A `create_service_account` in `acme` by `ROOT`, with a role or none.
 pub fn service_account_request(name: &str, role: Option<&str>) -> keyward_core::CreateServiceAccount {
     keyward_core::CreateServiceAccount {
