@@ -159,14 +159,17 @@ async function run(keyward, scenario, storeKind, makeStore) {
   let now = T0;
   const events = [];
   const e = scenario.engine ?? {};
-  const engine = new Engine({
+  const options = {
     store: faulty ?? base,
     clock: () => now,
     audit: (ev) => events.push(ev),
     domain: e.domain ?? undefined,
     tokenPrefix: e.token_prefix ?? undefined,
     pepper: e.pepper ?? undefined,
-  });
+  };
+  const engine = new Engine({ ...options, maxStalenessMs: e.max_staleness_ms ?? 0 });
+  // `"via": "peer"`: another engine over the same store, without a window (another process, R-16).
+  const peer = new Engine(options);
   const vars = {};
   for (const [i, step] of scenario.steps.entries()) {
     const at = `${scenario.name}, step ${i + 1} (${step.op})`;
@@ -185,7 +188,8 @@ async function run(keyward, scenario, storeKind, makeStore) {
     let answer;
     let error;
     try {
-      answer = await engine[camel(step.op)](...call);
+      const on = step.via === 'peer' ? peer : engine;
+      answer = await on[camel(step.op)](...call);
     } catch (err) {
       if (!(err instanceof KeywardError)) throw new Error(`${at}: not a KeywardError: ${err && err.stack}`);
       error = err;

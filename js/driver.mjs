@@ -164,7 +164,7 @@ export function createKeyward(native, shape = {}) {
     #audit;
 
     constructor(options = {}) {
-      const { store = null, domain = 'keyward.local', tokenPrefix = 'kw', clock = null, audit = null, pepper = null } = options ?? {};
+      const { store = null, domain = 'keyward.local', tokenPrefix = 'kw', clock = null, audit = null, pepper = null, maxStalenessMs = 0 } = options ?? {};
       for (const [name, f] of [['clock', clock], ['audit', audit]]) {
         if (f != null && typeof f !== 'function') throw new TypeError(`${name} must be a function`);
       }
@@ -177,7 +177,9 @@ export function createKeyward(native, shape = {}) {
       // The pepper's bytes: a string is taken as UTF-8, as in every host.
       const bytes = pepper == null ? undefined : typeof pepper === 'string' ? new TextEncoder().encode(pepper) : new Uint8Array(pepper);
       try {
-        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes);
+        // Not a number: NaN, which the core refuses as `invalid_argument` like any bad value.
+        const staleness = typeof maxStalenessMs === 'number' ? maxStalenessMs : NaN;
+        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes, staleness);
       } catch (e) {
         const text = e instanceof Error ? e.message : e;
         let data;

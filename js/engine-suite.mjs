@@ -82,6 +82,11 @@ export function defineEngineTests(keyward, label) {
     assert.throws(() => new Engine({ store: { get() {} } }), TypeError);
     assert.throws(() => new Engine({ clock: 5 }), TypeError);
     assert.throws(() => new Engine({ tokenPrefix: 'X' }), (e) => e instanceof KeywardError && e.field === 'token_prefix');
+    // R-16: a whole number of ms from 0 to one day.
+    for (const maxStalenessMs of [-1, 0.5, NaN, Infinity, 86_400_001, '60000']) {
+      assert.throws(() => new Engine({ maxStalenessMs }), (e) => e instanceof KeywardError && e.field === 'max_staleness_ms', String(maxStalenessMs));
+    }
+    assert.ok(new Engine({ maxStalenessMs: 86_400_000 }));
   });
 
   test(`${label}: no secret reaches an event or an error (R-82)`, async () => {

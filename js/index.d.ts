@@ -161,6 +161,13 @@ export interface EngineOptions {
   audit?: ((event: AuditEvent) => unknown) | null;
   /** When set, token hashes are HMAC-SHA-256 under it (R-21); a string is taken as UTF-8. */
   pepper?: string | Uint8Array | null;
+  /**
+   * The staleness window of R-16 in ms, 0 (default) to 86400000: within it `authenticate`,
+   * `verify` and `authorize` may answer from documents this engine read no longer ago, with no
+   * store access. Writes through this engine take effect at once; writes through another engine
+   * within the window.
+   */
+  maxStalenessMs?: number;
 }
 
 type Page = { filter?: string | null; pageSize?: number | null; pageToken?: string | null };

@@ -15,7 +15,7 @@ use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountHea
 use crate::error::{Error, Result};
 use crate::op::{parse, to_json, Cx, Doc};
 use crate::records::{AccountKind, Channel, Decision, EffectiveGrant, Identity, Matched, Status};
-use crate::store::{StoreRequest, Versioned};
+use crate::store::Versioned;
 use crate::tokens::format;
 use crate::validate;
 
@@ -68,7 +68,7 @@ async fn check_token(
     };
     let computed = format::hash_secret(parsed.secret, options.pepper.as_deref());
     let t_key = token_key(parsed.id);
-    let raw = cx.get_many(std::slice::from_ref(&t_key)).await?.into_iter().next().flatten();
+    let raw = cx.get_many_recent(std::slice::from_ref(&t_key)).await?.into_iter().next().flatten();
     let stored = doc_of::<TokenDoc>(&t_key, raw)?;
     // Compare even when the id is unknown, so timing does not tell the two apart.
     let reference = stored.as_ref().map_or("", |t| t.value.hash.0.as_str());
@@ -95,7 +95,7 @@ async fn check_token(
     }
     let m_key = keys.last().cloned().unwrap_or_default();
     keys.extend(predecessor.clone());
-    let mut raw = cx.get_many(&keys).await?.into_iter();
+    let mut raw = cx.get_many_recent(&keys).await?.into_iter();
     let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
     let (tenant_doc, membership) = match tenant.is_empty() {
         true => (None, None),
@@ -159,9 +159,8 @@ async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
     let mut next = token.value.clone();
     next.last_used_at = Some(cx.now);
     let Ok(value) = to_json(&next) else { return };
-    let request = StoreRequest::Put { key: token_key(&next.token_id), value, expected_version: Some(token.version) };
     // A lost race or a failing store leaves the stamp for the next use; the decision stands.
-    let _ = cx.exchange(vec![request]).await;
+    cx.stamp(token_key(&next.token_id), value, token.version).await;
 }
 
 pub(crate) fn identity_of(account: &AccountHead, token: Option<&TokenDoc>, channel: Channel) -> Identity {
@@ -343,10 +342,19 @@ struct Loaded {
     refused: Option<Error>,
 }
 
+/// Where a read round may be answered from.
+#[derive(Clone, Copy)]
+enum Reads {
+    /// The staleness window when it holds every key (R-16: `authorize`).
+    MayBeRecent,
+    /// The store (everything else).
+    Store,
+}
+
 /// The subject's account and its access to the tenant — and, for an identity made by a token,
 /// that token — in one round. `None` for an unknown principal, or an identity whose
 /// account was deleted (and perhaps re-created).
-async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option<Loaded>> {
+async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str, reads: Reads) -> Result<Option<Loaded>> {
     let (principal, identity) = match subject {
         Subject::Principal(p) => (p.as_str(), None),
         Subject::Identity(i) => (i.principal.as_str(), Some(i)),
@@ -358,7 +366,11 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option
     let [a_key, t_key, m_key] = [account_key(principal), tenant_key(tenant), membership_key(tenant, principal)];
     let mut keys = vec![a_key.clone(), t_key, m_key.clone()];
     keys.extend(token_key.clone());
-    let mut raw = cx.get_many(&keys).await?.into_iter();
+    let answers = match reads {
+        Reads::MayBeRecent => cx.get_many_recent(&keys).await?,
+        Reads::Store => cx.get_many(&keys).await?,
+    };
+    let mut raw = answers.into_iter();
     let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
     let access = Access {
         tenant: tenant.to_owned(),
@@ -392,7 +404,7 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str) -> Result<Option
 pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
     let d = decision_details(&q, None);
-    let Some(loaded) = load_subject(cx, &a.identity_or_principal, &a.tenant).await? else {
+    let Some(loaded) = load_subject(cx, &a.identity_or_principal, &a.tenant, Reads::MayBeRecent).await? else {
         let target = a.identity_or_principal.principal().to_owned();
         emit(cx, Some(&a.tenant), None, "auth.authorize", target, Some("not_found"), d);
         return Ok(denied(&Error::not_found(""), None));
@@ -413,7 +425,7 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
 pub(crate) async fn effective_permissions(cx: &Cx, a: EffectivePermissions) -> Result<Vec<EffectiveGrant>> {
     validate::tenant_id(&a.tenant)?;
     let Some(Loaded { account, access, scopes, refused }) =
-        load_subject(cx, &a.identity_or_principal, &a.tenant).await?
+        load_subject(cx, &a.identity_or_principal, &a.tenant, Reads::Store).await?
     else {
         return Err(Error::not_found("account"));
     };

@@ -8,6 +8,8 @@ use crate::authz::compiled::Cache;
 use crate::call::{Answer, Call, Request};
 use crate::error::{Error, Result};
 use crate::op::{Env, Op, Step};
+use crate::recent::RecentDocs;
+pub use crate::recent::MAX_STALENESS_LIMIT_MS;
 use crate::store::{Store, StoreRequest};
 use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
@@ -20,11 +22,15 @@ pub struct Options {
     pub token_prefix: String,
     /// When set, token hashes are HMAC-SHA-256 under it.
     pub pepper: Option<Vec<u8>>,
+    /// The staleness window of R-16, in ms (0, the default: every decision reads the store; at
+    /// most [`MAX_STALENESS_LIMIT_MS`]). Within it `authenticate`, `verify` and `authorize`
+    /// may answer from documents this engine read no longer ago, with no store access.
+    pub max_staleness_ms: u64,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { domain: "keyward.local".into(), token_prefix: "kw".into(), pepper: None }
+        Options { domain: "keyward.local".into(), token_prefix: "kw".into(), pepper: None, max_staleness_ms: 0 }
     }
 }
 
@@ -34,21 +40,34 @@ impl std::fmt::Debug for Options {
             .field("domain", &self.domain)
             .field("token_prefix", &self.token_prefix)
             .field("pepper", &self.pepper.as_ref().map(|_| "<redacted>"))
+            .field("max_staleness_ms", &self.max_staleness_ms)
             .finish()
     }
 }
 
-/// What operations share: options and the cache.
-#[derive(Debug)]
+/// What operations share: options, the compiled-policy cache and the staleness window.
 pub(crate) struct Inner {
     pub options: Options,
     cache: Mutex<Cache>,
+    recent: Mutex<RecentDocs>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("options", &self.options).finish_non_exhaustive()
+    }
 }
 
 impl Inner {
     pub fn cache(&self) -> MutexGuard<'_, Cache> {
         // The cache is only ever replaced whole under the lock; a poisoned one is still valid.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The documents of the staleness window; empty while `max_staleness_ms` is 0.
+    pub fn recent(&self) -> MutexGuard<'_, RecentDocs> {
+        // Every change under the lock is one insert or one clear: a poisoned map is still whole.
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -83,7 +102,14 @@ impl Engine {
     pub fn new(options: Options) -> Result<Engine> {
         check_domain(&options.domain)?;
         crate::tokens::format::check_prefix(&options.token_prefix)?;
-        Ok(Engine { inner: Arc::new(Inner { options, cache: Mutex::new(Cache::default()) }) })
+        if options.max_staleness_ms > MAX_STALENESS_LIMIT_MS {
+            return Err(Error::invalid(
+                "max_staleness_ms",
+                format!("must be an integer from 0 to {MAX_STALENESS_LIMIT_MS} (one day)"),
+            ));
+        }
+        let (cache, recent) = (Mutex::default(), Mutex::default());
+        Ok(Engine { inner: Arc::new(Inner { options, cache, recent }) })
     }
 
     /// The options the engine was made with.

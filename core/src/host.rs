@@ -196,6 +196,17 @@ pub fn call_json_from_js(op: &str, args: Vec<Value>) -> crate::Result<Value> {
     call_json(op, args, options)
 }
 
+/// The `max_staleness_ms` option as a JavaScript number: a whole number of ms from 0 to
+/// [`crate::engine::MAX_STALENESS_LIMIT_MS`]; anything else is `invalid_argument`.
+pub fn max_staleness_ms(value: f64) -> crate::Result<u64> {
+    let limit = crate::engine::MAX_STALENESS_LIMIT_MS;
+    if value.is_finite() && value.fract() == 0.0 && (0.0..=limit as f64).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(crate::Error::invalid("max_staleness_ms", format!("must be an integer from 0 to {limit} (one day)")))
+    }
+}
+
 /// An error as a binding hands it over: `{"error": {code, message, field?, position?, rules?}}`.
 pub fn error_value(e: &crate::Error) -> Value {
     serde_json::json!({ "error": serde_json::to_value(e.to_data()).unwrap_or(Value::Null) })

@@ -238,8 +238,29 @@ fn check_list_answer(entries: &[Entry], prefix: &str, after: Option<&str>, limit
 }
 
 impl Cx {
-    /// Sends one batch to the host and waits for its replies.
+    /// Sends one batch to the host and waits for its replies. A batch that writes clears the
+    /// staleness window when sent and when answered (R-16: writes through this engine take
+    /// effect at once).
     pub async fn exchange(&self, requests: Vec<StoreRequest>) -> Result<Vec<StoreReply>> {
+        let writes = self.window_ms() > 0 && requests.iter().any(StoreRequest::is_write);
+        if writes {
+            self.engine.recent().forget_all();
+        }
+        let replies = self.exchange_quietly(requests).await;
+        if writes {
+            self.engine.recent().forget_all();
+        }
+        replies
+    }
+
+    /// The staleness window of R-16, in ms (0: none).
+    fn window_ms(&self) -> u64 {
+        self.engine.options.max_staleness_ms
+    }
+
+    /// [`Cx::exchange`] without touching the staleness window: for reads, and for the last-use
+    /// stamp, which changes nothing a decision depends on.
+    async fn exchange_quietly(&self, requests: Vec<StoreRequest>) -> Result<Vec<StoreReply>> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -254,10 +275,46 @@ impl Cx {
         Ok(replies)
     }
 
+    /// Reads several keys in one round, or none when the staleness window holds every
+    /// one of them: for `authenticate`, `verify` and `authorize` only.
+    pub async fn get_many_recent(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
+        let window = self.window_ms();
+        if window == 0 {
+            return self.get_many(keys).await;
+        }
+        let sent_in = {
+            let recent = self.engine.recent();
+            if let Some(answers) = recent.lookup(keys, self.now, window) {
+                return Ok(answers);
+            }
+            recent.epoch()
+        };
+        let answers = self.get_many(keys).await?;
+        self.engine.recent().keep(sent_in, keys, &answers, self.now, window);
+        Ok(answers)
+    }
+
+    /// The throttled last-use stamp: a compare-and-set the window follows rather than
+    /// forgets. Whether it landed matters to nobody; a lost or failed one drops the token from
+    /// the window, so the next use reads it afresh.
+    pub async fn stamp(&self, key: String, value: String, expected: u64) {
+        let request = StoreRequest::Put { key: key.clone(), value: value.clone(), expected_version: Some(expected) };
+        let reply = self.exchange_quietly(vec![request]).await;
+        if self.window_ms() == 0 {
+            return;
+        }
+        match reply.ok().and_then(|r| r.into_iter().next()) {
+            Some(StoreReply::Put { version: Some(version) }) if version > 0 => {
+                self.engine.recent().stamped(&key, Versioned { value, version })
+            }
+            _ => self.engine.recent().forget(&key),
+        }
+    }
+
     /// Reads several keys in one round.
     pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
         let requests = keys.iter().map(|key| StoreRequest::Get { key: key.clone() }).collect();
-        self.exchange(requests)
+        self.exchange_quietly(requests)
             .await?
             .into_iter()
             .map(|reply| match reply {

@@ -208,6 +208,11 @@ pub enum StoreReply {
 }
 
 impl StoreRequest {
+    /// Whether the request changes the store (`put` or `delete`).
+    pub fn is_write(&self) -> bool {
+        matches!(self, StoreRequest::Put { .. } | StoreRequest::Delete { .. })
+    }
+
     /// Runs one batch against a synchronous store: a batch of several reads is one
     /// [`Store::get_many`] call, anything else one call per request.
     pub fn run_batch<S: Store + ?Sized>(requests: &[StoreRequest], store: &S) -> Vec<StoreReply> {

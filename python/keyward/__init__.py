@@ -152,9 +152,13 @@ class Engine:
         clock: callable returning milliseconds since the epoch (R-93); default: the wall clock.
         audit: callable receiving every audit event as a dict (R-80); what it raises is ignored.
         pepper: bytes or str; when set, token hashes are HMAC-SHA-256 under it (R-21).
+        max_staleness_ms: the staleness window of R-16, 0 (default) to 86,400,000: within it
+            ``authenticate``, ``verify`` and ``authorize`` may answer from documents this engine
+            read no longer ago, with no store access. Writes through this engine take effect at
+            once; writes through another engine (another process) within the window.
 
     Raises:
-        InvalidArgument: ``domain`` or ``token_prefix`` is malformed.
+        InvalidArgument: ``domain``, ``token_prefix`` or ``max_staleness_ms`` is malformed.
         TypeError: ``store`` lacks a protocol method, or ``clock``/``audit`` is not callable.
 
     Every operation is synchronous. Operations that hash a password (``set_password``,
@@ -173,12 +177,19 @@ class Engine:
         clock: Optional[Clock] = None,
         audit: Optional[AuditCallback] = None,
         pepper: Union[bytes, str, None] = None,
+        max_staleness_ms: int = 0,
     ) -> None:
         if store is None:
             store = MemoryStore()
         self._store: Store = store
         self._native = _keyward.Engine(
-            store, domain=domain, token_prefix=token_prefix, clock=clock, audit=audit, pepper=pepper
+            store,
+            domain=domain,
+            token_prefix=token_prefix,
+            clock=clock,
+            audit=audit,
+            pepper=pepper,
+            max_staleness_ms=max_staleness_ms,
         )
         self._call = self._native.call
 

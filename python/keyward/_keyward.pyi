@@ -35,6 +35,7 @@ class Engine:
         clock: Optional[Callable[[], float]] = None,
         audit: Optional[Callable[[AuditEvent], object]] = None,
         pepper: Union[bytes, str, None] = None,
+        max_staleness_ms: int = 0,
     ) -> None: ...
     def call(self, op: str, args: Mapping[str, Any]) -> Any: ...
 

@@ -10,7 +10,9 @@ the same semantics as the Rust runner (`core/tests/support/scenario.rs`):
   length, `"$any"` anything, `"$set"` anything but null, `"$absent"` a key that must not be
   there; `expect_error` is a code or `{code, message?, field?, position?, rules?}`;
 - `expect_events` matches the events the audit callback received during the step, in order;
-- `save` maps names to dotted paths in the answer (`""` is the whole answer).
+- `save` maps names to dotted paths in the answer (`""` is the whole answer);
+- `"via": "peer"` runs the step on a second engine over the same store, with the same options
+  but no staleness window: another process writing (R-16).
 
 Each file runs four times: with the built-in `keyward.MemoryStore` (natively; a step after
 `fail_store`/`lose_races` goes through a second engine over a Python wrapper of the same
@@ -164,6 +166,7 @@ class Runner:
             value = (scenario.get("engine") or {}).get(key)
             if isinstance(value, str):
                 options[key] = value
+        window = (scenario.get("engine") or {}).get("max_staleness_ms", 0)
         self.clock = Clock(T0)
         self.events: List[keyward.AuditEvent] = []
         self.variables: Dict[str, Any] = {}
@@ -173,13 +176,17 @@ class Runner:
         else:
             inner = keyward.MemoryStore() if store_kind == "builtin" else DictStore()
         self.faulty = faulty(inner)
-        self.faulty_engine = keyward.Engine(self.faulty, clock=self.clock, audit=self.events.append, **options)
-        # The built-in store runs natively; only steps with injected faults use the wrapper.
+        self.faulty_engine = keyward.Engine(
+            self.faulty, clock=self.clock, audit=self.events.append, max_staleness_ms=window, **options
+        )
+        # The built-in store runs natively; only steps with injected faults use the wrapper. A
+        # staleness window belongs to one engine, so a scenario with one always uses the wrapper.
         self.engine = (
             keyward.Engine(inner, clock=self.clock, audit=self.events.append, **options)
-            if store_kind == "builtin"
+            if store_kind == "builtin" and not window
             else self.faulty_engine
         )
+        self.peer = keyward.Engine(self.faulty, clock=self.clock, audit=self.events.append, **options)
 
     def step(self, step: Dict[str, Any], at: str) -> None:
         op = step.get("op")
@@ -199,6 +206,8 @@ class Runner:
             return
 
         engine = self.faulty_engine if self.faulty.armed() else self.engine
+        if step.get("via") == "peer":
+            engine = self.peer
         self.events.clear()
         answer: Any = None
         error: Optional[keyward.KeywardError] = None

@@ -87,7 +87,9 @@ def test_every_operation_has_api_md_signature(
 
 def test_engine_constructor_signature() -> None:
     params = inspect.signature(keyward.Engine.__init__).parameters
-    assert list(params) == ["self", "store", "domain", "token_prefix", "clock", "audit", "pepper"]
+    assert list(params) == [
+        "self", "store", "domain", "token_prefix", "clock", "audit", "pepper", "max_staleness_ms"
+    ]
     assert params["store"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert {n: p.default for n, p in params.items() if n not in ("self", "store")} == {
         "domain": "keyward.local",
@@ -95,6 +97,7 @@ def test_engine_constructor_signature() -> None:
         "clock": None,
         "audit": None,
         "pepper": None,
+        "max_staleness_ms": 0,
     }
 
 
@@ -356,12 +359,22 @@ def test_wrong_python_types_raise_type_value_or_overflow_errors_only(
 
 
 def test_engine_options_are_checked() -> None:
+    bad_window: Any = "60000"
     with pytest.raises(keyward.InvalidArgument) as e:
         keyward.Engine(domain="Bad Domain")
     assert e.value.field == "domain"
     with pytest.raises(keyward.InvalidArgument) as e:
         keyward.Engine(token_prefix="x")
     assert e.value.field == "token_prefix"
+    # a whole number of ms from 0 to one day.
+    for window in (-1, 86_400_001, 2**70):
+        with pytest.raises((keyward.InvalidArgument, OverflowError)) as raised:
+            keyward.Engine(max_staleness_ms=window)
+        if isinstance(raised.value, keyward.InvalidArgument):
+            assert raised.value.field == "max_staleness_ms"
+    with pytest.raises(TypeError):
+        keyward.Engine(max_staleness_ms=bad_window)
+    assert keyward.Engine(max_staleness_ms=86_400_000) is not None
     bad: Any = object()
     with pytest.raises(TypeError):
         keyward.Engine(bad)

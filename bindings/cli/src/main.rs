@@ -73,6 +73,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
         domain: cli.domain.clone(),
         token_prefix: cli.token_prefix.clone(),
         pepper: std::env::var_os("KEYWARD_PEPPER").map(|p| p.into_encoded_bytes()),
+        // One call per process: nothing would outlive the call to answer from.
+        max_staleness_ms: 0,
     };
     let mut plan = cli.command.plan()?;
     if plan.admin {

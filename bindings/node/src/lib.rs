@@ -127,7 +127,12 @@ impl NativeEngine {
     /// A new engine; `pepper_json` is the pepper's bytes as a JSON list of numbers. Bad options
     /// throw an error whose message is the error's JSON.
     #[napi(constructor)]
-    pub fn new(domain: String, token_prefix: String, pepper_json: Option<String>) -> napi::Result<NativeEngine> {
+    pub fn new(
+        domain: String,
+        token_prefix: String,
+        pepper_json: Option<String>,
+        max_staleness_ms: f64,
+    ) -> napi::Result<NativeEngine> {
         let pepper = match pepper_json.map(|p| serde_json::from_str::<Vec<u8>>(&p)) {
             None => None,
             Some(Ok(bytes)) => Some(bytes),
@@ -136,7 +141,8 @@ impl NativeEngine {
                 return Err(napi::Error::from_reason(text(&error_value(&e))));
             }
         };
-        Engine::new(Options { domain, token_prefix, pepper })
+        keyward_core::host::max_staleness_ms(max_staleness_ms)
+            .and_then(|max_staleness_ms| Engine::new(Options { domain, token_prefix, pepper, max_staleness_ms }))
             .map(|engine| NativeEngine { engine })
             .map_err(|e| napi::Error::from_reason(text(&error_value(&e))))
     }

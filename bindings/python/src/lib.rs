@@ -495,7 +495,8 @@ fn answer_json(answer: keyward_core::Answer) -> keyward_core::Result<Value> {
 #[pymethods]
 impl PyEngine {
     #[new]
-    #[pyo3(signature = (store=None, *, domain="keyward.local", token_prefix="kw", clock=None, audit=None, pepper=None))]
+    #[pyo3(signature = (store=None, *, domain="keyward.local", token_prefix="kw", clock=None, audit=None, pepper=None, max_staleness_ms=0))]
+    #[allow(clippy::too_many_arguments)] // API.md's keyword options, one parameter each
     fn new(
         py: Python<'_>,
         store: Option<Bound<'_, PyAny>>,
@@ -504,6 +505,7 @@ impl PyEngine {
         clock: Option<Bound<'_, PyAny>>,
         audit: Option<Bound<'_, PyAny>>,
         pepper: Option<Bound<'_, PyAny>>,
+        max_staleness_ms: i64,
     ) -> PyResult<Self> {
         require_callable("clock", &clock)?;
         require_callable("audit", &audit)?;
@@ -536,7 +538,11 @@ impl PyEngine {
                 }
             },
         };
-        let options = Options { domain: domain.to_owned(), token_prefix: token_prefix.to_owned(), pepper };
+        // An i64 is exact as an f64 over the whole accepted range; the core checks the range.
+        let max_staleness_ms =
+            keyward_core::host::max_staleness_ms(max_staleness_ms as f64).map_err(|e| py_error(py, &e))?;
+        let options =
+            Options { domain: domain.to_owned(), token_prefix: token_prefix.to_owned(), pepper, max_staleness_ms };
         let engine = keyward_core::Engine::new(options).map_err(|e| py_error(py, &e))?;
         Ok(PyEngine { engine, store, clock: clock.map(Bound::unbind), audit: audit.map(Bound::unbind) })
     }

@@ -116,8 +116,14 @@ pub struct NativeEngine {
 impl NativeEngine {
     /// A new engine; bad options throw `{error}`.
     #[wasm_bindgen(constructor)]
-    pub fn new(domain: String, token_prefix: String, pepper: Option<Vec<u8>>) -> Result<NativeEngine, JsValue> {
-        Engine::new(Options { domain, token_prefix, pepper })
+    pub fn new(
+        domain: String,
+        token_prefix: String,
+        pepper: Option<Vec<u8>>,
+        max_staleness_ms: f64,
+    ) -> Result<NativeEngine, JsValue> {
+        keyward_core::host::max_staleness_ms(max_staleness_ms)
+            .and_then(|max_staleness_ms| Engine::new(Options { domain, token_prefix, pepper, max_staleness_ms }))
             .map(|engine| NativeEngine { engine })
             .map_err(|e| to_js(&error_value(&e)))
     }

@@ -11,7 +11,9 @@
 //!   must not be there;
 //! - `expect_error` is a code, or `{code, field?, position?, rules?}`;
 //! - `expect_events` matches the events handed to the audit callback by this step, in order;
-//! - `save` maps names to dotted paths in the answer (`""` is the whole answer).
+//! - `save` maps names to dotted paths in the answer (`""` is the whole answer);
+//! - `"via": "peer"` runs the step on a second engine over the same store, with the same
+//!   options but no staleness window: another process writing.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +60,8 @@ pub fn load_all() -> Vec<(String, Vec<Value>)> {
 
 struct Runner<S: Store> {
     engine: Engine,
+    /// Another engine over the same store, without a staleness window: another process.
+    peer: Engine,
     store: FaultyStore<S>,
     now: i64,
     seq: u64,
@@ -149,9 +153,10 @@ impl<S: Store> Runner<S> {
         Env { now: self.now, seed }
     }
 
-    fn drive(&mut self, call: Call) -> (Result<Value, keyward_core::Error>, Vec<AuditEvent>) {
+    fn drive(&mut self, call: Call, via_peer: bool) -> (Result<Value, keyward_core::Error>, Vec<AuditEvent>) {
         let env = self.env();
-        let mut op = self.engine.start(call, env);
+        let engine = if via_peer { &self.peer } else { &self.engine };
+        let mut op = engine.start(call, env);
         let mut round = 0u64;
         let answer = loop {
             match op.step() {
@@ -198,7 +203,7 @@ impl<S: Store> Runner<S> {
         }
         let call = Call::from_json(json!({"op": op, "args": args}));
         let (answer, events) = match call {
-            Ok(call) => self.drive(call),
+            Ok(call) => self.drive(call, step["via"] == "peer"),
             Err(e) => (Err(e), Vec::new()),
         };
         // A step that sets up a failure must not leak it into the next step.
@@ -249,6 +254,9 @@ fn options(spec: Option<&Value>) -> Options {
         if let Some(p) = spec["pepper"].as_str() {
             o.pepper = Some(p.as_bytes().to_vec());
         }
+        if let Some(ms) = spec["max_staleness_ms"].as_u64() {
+            o.max_staleness_ms = ms;
+        }
     }
     o
 }
@@ -256,8 +264,11 @@ fn options(spec: Option<&Value>) -> Options {
 /// Runs one scenario on a fresh store; `Err` says which step failed and why.
 pub fn run<S: Store>(scenario: &Value, store: S, order: Order) -> Result<(), String> {
     let name = scenario["name"].as_str().unwrap_or("?");
-    let engine = Engine::new(options(scenario.get("engine"))).map_err(|e| format!("{name}: engine: {e}"))?;
-    let mut runner = Runner { engine, store: FaultyStore::new(store), now: T0, seq: 0, order, vars: Map::new() };
+    let options = options(scenario.get("engine"));
+    let peer =
+        Engine::new(Options { max_staleness_ms: 0, ..options.clone() }).map_err(|e| format!("{name}: peer: {e}"))?;
+    let engine = Engine::new(options).map_err(|e| format!("{name}: engine: {e}"))?;
+    let mut runner = Runner { engine, peer, store: FaultyStore::new(store), now: T0, seq: 0, order, vars: Map::new() };
     let steps = scenario["steps"].as_array().ok_or_else(|| format!("{name}: no steps"))?;
     for (i, step) in steps.iter().enumerate() {
         runner.step(step, &format!("{name}, step {}", i + 1))?;

@@ -1,0 +1,88 @@
+//! The staleness window: documents the data plane read at most `max_staleness_ms`
+//! earlier, by the host's clock, answer `authenticate`, `verify` and `authorize` again with no
+//! store access.
+//!
+//! Two rules keep it honest:
+//!
+//! - **Writes through this engine take effect at once.** Every batch holding a write clears the
+//!   whole window when it is sent and again when its replies arrive, and bumps an epoch.
+//! - **A read that raced a write is never kept.** A read round remembers the epoch it was sent
+//!   in and keeps its answers only if no write was sent or answered meanwhile, so a document read
+//!   just before a revocation cannot come back after it.
+//!
+//! Writes made through another engine (another process, another edge location) are seen once
+//! the entries expire: within the window, as R-16 allows. Admin operations never read through
+//! the window.
+
+use std::collections::HashMap;
+
+use crate::store::Versioned;
+
+/// Upper bound of the option, so a typo cannot turn the window into a permanent cache.
+pub const MAX_STALENESS_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Beyond this many keys the window drops what has expired, and if that is not enough, starts
+/// afresh: memory stays bounded whatever the traffic.
+const CAPACITY: usize = 100_000;
+
+struct Recent {
+    value: Option<Versioned>,
+    read_at: i64,
+}
+
+/// The documents read within the window, by key.
+#[derive(Default)]
+pub(crate) struct RecentDocs {
+    epoch: u64,
+    entries: HashMap<String, Recent>,
+}
+
+impl RecentDocs {
+    /// The answers for every key when all of them were read within `window_ms` of `now`;
+    /// `None` as soon as one is missing or older (the round then goes to the store whole).
+    pub fn lookup(&self, keys: &[String], now: i64, window_ms: u64) -> Option<Vec<Option<Versioned>>> {
+        let fresh = |r: &Recent| now >= r.read_at && now.abs_diff(r.read_at) <= window_ms;
+        keys.iter().map(|k| self.entries.get(k).filter(|r| fresh(r)).map(|r| r.value.clone())).collect()
+    }
+
+    /// The epoch a read round is sent in, for [`RecentDocs::keep`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Keeps a read round's answers, read at `now`, unless a write was sent or answered since
+    /// the round was sent at `sent_in`.
+    pub fn keep(&mut self, sent_in: u64, keys: &[String], answers: &[Option<Versioned>], now: i64, window_ms: u64) {
+        if sent_in != self.epoch {
+            return;
+        }
+        if self.entries.len() + keys.len() > CAPACITY {
+            self.entries.retain(|_, r| now >= r.read_at && now.abs_diff(r.read_at) <= window_ms);
+            if self.entries.len() + keys.len() > CAPACITY {
+                self.entries.clear();
+            }
+        }
+        for (key, value) in keys.iter().zip(answers) {
+            self.entries.insert(key.clone(), Recent { value: value.clone(), read_at: now });
+        }
+    }
+
+    /// A write through this engine: nothing read before it answers again.
+    pub fn forget_all(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.entries.clear();
+    }
+
+    /// The engine's own last-use stamp landed: the token's entry follows it, keeping its
+    /// read time, so the window neither forgets the token nor stamps it again within the minute.
+    pub fn stamped(&mut self, key: &str, value: Versioned) {
+        if let Some(r) = self.entries.get_mut(key) {
+            r.value = Some(value);
+        }
+    }
+
+    /// Drops one key, whose entry may be behind the store.
+    pub fn forget(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+}

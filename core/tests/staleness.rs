@@ -1,0 +1,174 @@
+//! R-16, the staleness window: within it repeated decisions need no store access at all; a
+//! write through the same engine takes effect at once, even one that lands while a decision's
+//! read is in flight; the option is checked. (Both edges of the window against another engine's
+//! writes are in tests/conformance/c_staleness_window.json, replayed by every host.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use keyward_core::*;
+use support::{service_account_request, token_request, TestEnv, ROOT, T0};
+
+const WINDOW_MS: u64 = 60_000;
+
+/// A memory store that counts every call made to it.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Store for Counting {
+    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure> {
+        self.count();
+        self.inner.get(key)
+    }
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
+        self.count();
+        self.inner.put(key, value, expected)
+    }
+    fn delete(&self, key: &str, expected: u64) -> Result<bool, StoreFailure> {
+        self.count();
+        self.inner.delete(key, expected)
+    }
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
+        self.count();
+        self.inner.list(prefix, after, limit)
+    }
+}
+
+fn verify_request(token: &str) -> Verify {
+    Verify {
+        token: token.into(),
+        tenant: "acme".into(),
+        permission: "models:read".into(),
+        resource: "*".into(),
+        channel: Channel::Api,
+    }
+}
+
+/// A tenant with a viewer service account holding `tokens` tokens, on an engine with the window.
+fn setup(tokens: usize) -> (Keyward<Counting, TestEnv>, String, Vec<TokenCreated>) {
+    let options = Options { max_staleness_ms: WINDOW_MS, ..Options::default() };
+    let kw = Keyward::new(options, Counting::default(), TestEnv::new()).unwrap();
+    kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+    let sa = kw.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
+    let created = (0..tokens).map(|_| kw.run(token_request(&sa)).unwrap()).collect();
+    (kw, sa, created)
+}
+
+#[test]
+fn r16_repeated_decisions_on_the_same_tokens_within_the_window_touch_no_store() {
+    let (kw, sa, tokens) = setup(3);
+    // The first round over every token reads (and stamps last use, R-15).
+    for t in &tokens {
+        assert!(kw.run(verify_request(&t.token)).unwrap().allowed);
+    }
+    let before = kw.store().calls();
+    for _ in 0..50 {
+        for t in &tokens {
+            assert!(kw.run(verify_request(&t.token)).unwrap().allowed);
+            assert_eq!(
+                kw.run(Authenticate { token: t.token.as_str().into(), channel: Channel::Api }).unwrap().principal,
+                sa
+            );
+        }
+        let decision = kw
+            .run(Authorize {
+                identity_or_principal: sa.as_str().into(),
+                tenant: "acme".into(),
+                permission: "models:read".into(),
+                resource: "*".into(),
+            })
+            .unwrap();
+        assert!(decision.allowed);
+    }
+    assert_eq!(kw.store().calls(), before, "decisions within the window read nothing");
+
+    // Past the window the next decision reads again.
+    kw.env().advance(WINDOW_MS as i64 + 1);
+    assert!(kw.run(verify_request(&tokens[0].token)).unwrap().allowed);
+    assert!(kw.store().calls() > before, "a decision after the window reads the store");
+}
+
+#[test]
+fn r16_without_a_window_every_decision_reads_the_store() {
+    let kw = Keyward::new(Options::default(), Counting::default(), TestEnv::new()).unwrap();
+    kw.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+    let sa = kw.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
+    let token = kw.run(token_request(&sa)).unwrap().token;
+    assert!(kw.run(verify_request(&token)).unwrap().allowed);
+    for _ in 0..5 {
+        let before = kw.store().calls();
+        assert!(kw.run(verify_request(&token)).unwrap().allowed);
+        assert_eq!(kw.store().calls() - before, 4, "token, then account, tenant and membership");
+    }
+}
+
+/// Drives `op` against `store`, answering every round at once.
+fn finish<S: Store>(mut op: Op, store: &S) -> Result<Answer> {
+    loop {
+        match op.step() {
+            Step::Need(requests) => op.provide(StoreRequest::run_batch(&requests, store)),
+            Step::Done(answer) => return answer,
+        }
+    }
+}
+
+#[test]
+fn r16_a_read_answered_before_a_revocation_through_the_same_engine_is_never_kept() {
+    let (kw, sa, tokens) = setup(1);
+    let token = tokens[0].token.clone();
+    let engine = kw.engine().clone();
+    let env = |n: u8| Env { now: T0, seed: [n; 32] };
+    let store = kw.store();
+
+    // A verify sends its first read, and the store answers it (the token, not yet revoked)...
+    let mut in_flight = engine.start(verify_request(&token).into_call(), env(1));
+    let Step::Need(first) = in_flight.step() else { panic!("verify reads the token first") };
+    let stale = StoreRequest::run_batch(&first, store);
+
+    // ...then, before that answer reaches the engine, a revocation through the same engine lands.
+    let revoke = RevokeToken { actor: ROOT.into(), principal: sa.clone(), token_id: tokens[0].info.token_id.clone() };
+    finish(engine.start(revoke.into_call(), env(2)), store).unwrap();
+
+    // The in-flight verify finishes with what it read: it started before the revocation.
+    in_flight.provide(stale);
+    let Answer::Decision(decision) = finish(in_flight, store).unwrap() else { panic!("a decision") };
+    assert!(decision.allowed);
+
+    // The next decision must not answer from that stale read.
+    let Answer::Decision(after) = finish(engine.start(verify_request(&token).into_call(), env(3)), store).unwrap()
+    else {
+        panic!("a decision")
+    };
+    assert_eq!(after.reason, "token_revoked");
+}
+
+#[test]
+fn r16_the_window_is_a_whole_number_of_ms_up_to_one_day() {
+    let at_limit = Options { max_staleness_ms: MAX_STALENESS_LIMIT_MS, ..Options::default() };
+    assert!(Engine::new(at_limit).is_ok());
+    let over = Options { max_staleness_ms: MAX_STALENESS_LIMIT_MS + 1, ..Options::default() };
+    let err = Engine::new(over).unwrap_err();
+    assert_eq!((err.code(), err.to_data().field.as_deref()), ("invalid_argument", Some("max_staleness_ms")));
+    // Hosts hand the option over as a JavaScript number or a Python int.
+    for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, (MAX_STALENESS_LIMIT_MS + 1) as f64] {
+        let err = keyward_core::host::max_staleness_ms(bad).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument", "{bad}");
+    }
+    assert_eq!(keyward_core::host::max_staleness_ms(0.0).unwrap(), 0);
+    assert_eq!(keyward_core::host::max_staleness_ms(60_000.0).unwrap(), 60_000);
+}
