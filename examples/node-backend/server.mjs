@@ -224,7 +224,8 @@ export function createApp({ engine, log = (line) => console.log(line) }) {
         principal = ctx.decision.principal;
         if (!ctx.decision.allowed) {
           const code = ctx.decision.reason;
-          throw new HttpError(STATUS[code] ?? 403, code, `${route.permission} on ${route.resource(params)} refused: ${code}`);
+          // The message names the permission, not the resource: that is the caller's text.
+          throw new HttpError(STATUS[code] ?? 403, code, `${route.permission} refused: ${code}`);
         }
       }
       if (req.method === 'POST') ctx.body = await readBody(req);
