@@ -52,23 +52,24 @@ class HttpError extends Error {
 // Data routes name a permission and a resource: the middleware asks `verify` for that decision
 // before the handler runs (one engine call; a bad credential is a decision too, never a throw).
 //
-// Admin routes (`actor: true`) are authorised by the engine itself: the middleware only
-// authenticates, and the handler passes the caller's *identity* — not its bare principal — as
-// the actor. The engine then intersects the account's rights with the token's scopes and
-// re-reads the token (a token revoked meanwhile acts for nobody). Checking the permission here
-// as well would only repeat that work. The comment on each says what the engine requires
-// (API.md): `accounts:*` in the tenant of the path, `tokens:*` in the account's owner tenant.
+// Routes marked `identity` get the caller's identity from `authenticate`. The admin routes
+// among them are authorised by the engine itself: the handler passes that *identity* — not the
+// bare principal — as the actor. The engine then intersects the account's rights with the
+// token's scopes and re-reads the token (a token revoked meanwhile acts for nobody). Checking
+// the permission here as well would only repeat that work. The comment on each says what the
+// engine requires (API.md): `accounts:*` in the tenant of the path, `tokens:*` in the
+// account's owner tenant.
 const ROUTES = [
-  { method: 'GET', path: '/whoami', actor: true, handler: whoami },
+  { method: 'GET', path: '/whoami', identity: true, handler: whoami },
   { method: 'GET', path: '/tenants/:tenant/models/:model', permission: 'models:read', resource: (p) => `models/${p.model}`, handler: readModel },
   { method: 'POST', path: '/tenants/:tenant/models/:model/invoke', permission: 'models:execute', resource: (p) => `models/${p.model}`, handler: invokeModel },
-  { method: 'GET', path: '/tenants/:tenant/accounts', actor: true, handler: listAccounts }, // accounts:read
-  { method: 'POST', path: '/tenants/:tenant/accounts', actor: true, handler: createServiceAccount }, // accounts:write
-  { method: 'GET', path: '/tenants/:tenant/accounts/:principal', actor: true, handler: getAccount }, // accounts:read
-  { method: 'GET', path: '/accounts/:principal/tokens', actor: true, handler: listTokens }, // tokens:read
-  { method: 'POST', path: '/accounts/:principal/tokens', actor: true, handler: createToken }, // tokens:write
-  { method: 'POST', path: '/accounts/:principal/tokens/:tokenId/rotate', actor: true, handler: rotateToken }, // tokens:write
-  { method: 'DELETE', path: '/accounts/:principal/tokens/:tokenId', actor: true, handler: revokeToken }, // tokens:write
+  { method: 'GET', path: '/tenants/:tenant/accounts', identity: true, handler: listAccounts }, // accounts:read
+  { method: 'POST', path: '/tenants/:tenant/accounts', identity: true, handler: createServiceAccount }, // accounts:write
+  { method: 'GET', path: '/tenants/:tenant/accounts/:principal', identity: true, handler: getAccount }, // accounts:read
+  { method: 'GET', path: '/accounts/:principal/tokens', identity: true, handler: listTokens }, // tokens:read
+  { method: 'POST', path: '/accounts/:principal/tokens', identity: true, handler: createToken }, // tokens:write
+  { method: 'POST', path: '/accounts/:principal/tokens/:tokenId/rotate', identity: true, handler: rotateToken }, // tokens:write
+  { method: 'DELETE', path: '/accounts/:principal/tokens/:tokenId', identity: true, handler: revokeToken }, // tokens:write
 ].map((route) => ({ ...route, segments: route.path.split('/').slice(1) }));
 
 // ---- handlers: ({ engine, identity | decision, params, query, body }) -> [status, json] ----
@@ -187,9 +188,6 @@ function asHttpError(e) {
     const message = STATUS[e.code] >= 500 ? 'the service failed; see its log' : e.message;
     return Object.assign(new HttpError(STATUS[e.code], e.code, message, extra), { cause: e });
   }
-  // The engine's driver throws TypeError for an argument of the wrong JSON type; its message
-  // may quote the value, so it is not echoed.
-  if (e instanceof TypeError) return new HttpError(400, 'invalid_argument', 'an argument has the wrong type');
   return Object.assign(new HttpError(500, 'internal', 'the service failed; see its log'), { cause: e });
 }
 
@@ -216,7 +214,7 @@ export function createApp({ engine, log = (line) => console.log(line) }) {
       pattern = route.path;
       const token = bearer(req);
       const ctx = { engine, params, query: url.searchParams, body: {} };
-      if (route.actor) {
+      if (route.identity) {
         ctx.identity = await engine.authenticate(token);
         principal = ctx.identity.principal;
       } else {
@@ -236,7 +234,7 @@ export function createApp({ engine, log = (line) => console.log(line) }) {
     } catch (thrown) {
       const e = asHttpError(thrown);
       const headers = {};
-      if (e.status === 401) headers['www-authenticate'] = e.code === 'invalid_credentials' && !req.headers.authorization ? 'Bearer' : 'Bearer error="invalid_token"';
+      if (e.status === 401) headers['www-authenticate'] = /^Bearer /i.test(req.headers.authorization ?? '') ? 'Bearer error="invalid_token"' : 'Bearer';
       if (e.status === 405) headers.allow = e.extra.allow.join(', ');
       const { allow, ...extra } = e.extra;
       send(res, e.status, { error: { code: e.code, message: e.message, ...extra } }, headers);
@@ -252,8 +250,8 @@ export function createServer(options) {
 }
 
 /**
- * The engine this server runs, from the environment the `keyward` command and the Python
- * package read too: DATABASE_URL (else pg's own PGHOST, PGUSER, ...), KEYWARD_DOMAIN,
+ * The engine this server runs, from the environment (the `keyward` command reads the same
+ * KEYWARD_* variables): DATABASE_URL (else pg's own PGHOST, PGUSER, ...), KEYWARD_DOMAIN,
  * KEYWARD_TOKEN_PREFIX and KEYWARD_PEPPER — every host sharing the table must agree on them.
  */
 export function engineFromEnv(env = process.env) {
@@ -267,8 +265,11 @@ export function engineFromEnv(env = process.env) {
   return { engine, pool };
 }
 
-async function main() {
+function main() {
   const { engine, pool } = engineFromEnv();
+  // An idle connection that breaks (a database restart) is dropped by the pool; without a
+  // listener, its error event would end the process.
+  pool.on('error', (e) => console.error(`postgres: ${e.message}`));
   const server = createServer({ engine });
   const port = Number(process.env.PORT ?? 8080);
   const host = process.env.HOST ?? '127.0.0.1';
@@ -285,5 +286,5 @@ async function main() {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
+  main();
 }

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { Engine } from '@keyward/node';
 import { PostgresStore } from '@keyward/node/stores';
-import { createServer } from '../server.mjs';
+import { createServer, engineFromEnv } from '../server.mjs';
 
 export const PG_URL = process.env.KEYWARD_TEST_PG_URL;
 if (!PG_URL) throw new Error('KEYWARD_TEST_PG_URL is not set: run the tests through scripts/with-postgres.sh');
@@ -54,9 +54,13 @@ export function engineOn(t, url) {
   return new Engine({ store: new PostgresStore(pool) });
 }
 
-/** The backend on a free port, over its own pool; its log lines are kept in `logs`. */
-export async function startBackend(t, url) {
-  const engine = engineOn(t, url);
+/**
+ * The backend on a free port, configured as `node server.mjs` would be from the environment
+ * `env` (besides DATABASE_URL); its log lines are kept in `logs`.
+ */
+export async function startBackend(t, url, env = {}) {
+  const { engine, pool } = engineFromEnv({ DATABASE_URL: url, PG_POOL_MAX: '4', ...env });
+  defer(t, () => pool.end());
   const logs = [];
   const server = createServer({ engine, log: (line) => logs.push(line) });
   server.listen(0, '127.0.0.1');
