@@ -27,9 +27,10 @@ export async function readEnvFile(path) {
 /**
  * Starts the worker: bundles it, starts workerd with wrangler.toml's vars and D1 binding plus
  * the pepper, and applies `seedSql` (seed.sh's seed.sql) to the D1 database, as
- * `wrangler d1 execute --file` would. Extra Miniflare options (a port, stdio handlers) pass through.
+ * `wrangler d1 execute --file` would. `vars` override wrangler.toml's (e.g. MAX_STALENESS_MS);
+ * other Miniflare options (a port, stdio handlers) pass through.
  */
-export async function startWorker({ pepper, seedSql, ...options }) {
+export async function startWorker({ pepper, seedSql, vars = {}, ...options }) {
   const config = wranglerConfig();
   const script = await buildWorker();
   const [d1] = config.d1_databases;
@@ -39,7 +40,7 @@ export async function startWorker({ pepper, seedSql, ...options }) {
     modulesRoot: dirname(script),
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
     compatibilityDate: config.compatibility_date,
-    bindings: { ...config.vars, PEPPER: pepper },
+    bindings: { ...config.vars, ...vars, PEPPER: pepper },
     d1Databases: [d1.binding],
     ...options,
   });

@@ -47,14 +47,19 @@ let engine; // one per isolate, reused by every request it serves
 
 /** The engine, made on the first request (the bindings arrive with it, not at import time). */
 function engineFor(env) {
-  engine ??= new Engine({
+  if (engine) return engine;
+  const maxStalenessMs = Number(env.MAX_STALENESS_MS ?? 0);
+  if (!Number.isSafeInteger(maxStalenessMs) || maxStalenessMs < 0) {
+    throw new Error(`MAX_STALENESS_MS must be a whole number of milliseconds, not ${JSON.stringify(env.MAX_STALENESS_MS)}`);
+  }
+  engine = new Engine({
     store: new D1Store(env.DB),
     domain: env.DOMAIN,
     tokenPrefix: env.TOKEN_PREFIX,
     pepper: env.PEPPER,
     // R-16: 0 reads D1 on every decision; S > 0 lets the engine answer from documents read at
     // most S ms ago (see README: fewer D1 reads, but a revocation made elsewhere waits up to S).
-    maxStalenessMs: Number(env.MAX_STALENESS_MS ?? 0),
+    maxStalenessMs,
   });
   return engine;
 }

@@ -173,7 +173,7 @@ test('401: each credential failure is refused with its reason as JSON', async ()
   assert.equal((await call('GET', '/v1/models/llama-3', `bearer ${real}`)).status, 200);
 });
 
-test('404 for an unknown route, 405 for a method the route does not take', async () => {
+test('404 for an unknown route, 405 for a method the route does not take, 400 for a bad resource', async () => {
   const missing = await call('GET', '/v2/models', 'INFERENCE_TOKEN');
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error, 'not_found');
@@ -181,6 +181,10 @@ test('404 for an unknown route, 405 for a method the route does not take', async
   assert.equal(wrong.status, 405);
   assert.equal(wrong.body.error, 'method_not_allowed');
   assert.equal(wrong.headers.get('allow'), 'GET, PUT, DELETE');
+  // A resource Keyward refuses (over 256 characters, SPEC R-48) is the caller's mistake.
+  const long = await call('GET', `/v1/models/${'x'.repeat(300)}`, 'INFERENCE_TOKEN');
+  assert.equal(long.status, 400);
+  assert.equal(long.body.error, 'invalid_argument');
 });
 
 test('200 concurrent requests with several tokens are all answered correctly', async () => {
