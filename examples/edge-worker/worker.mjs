@@ -106,7 +106,7 @@ async function guard(request, env) {
   const resource = route.resource(params);
   // verify never throws for a bad credential: its reason says what went wrong (SPEC ).
   const decision = await engineFor(env).verify(token, tenant, permission, resource);
-  if (decision.reason in CREDENTIAL_FAILURES) return unauthorized(decision.reason, CREDENTIAL_FAILURES[decision.reason]);
+  if (Object.hasOwn(CREDENTIAL_FAILURES, decision.reason)) return unauthorized(decision.reason, CREDENTIAL_FAILURES[decision.reason]);
   return answer(decision.allowed ? 200 : 403, { ...decision, tenant, permission, resource });
 }
 
