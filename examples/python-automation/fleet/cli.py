@@ -169,9 +169,9 @@ def _rotate(engine: keyward.Engine, args: argparse.Namespace) -> int:
     print(summary + (f"; new tokens in {args.out}" if tally["rotated"] else ""))
     if due_again:
         print(
-            f"warning: {_n(due_again, 'new token')} expire within {args.within_days} days too (a "
-            "lifetime not longer than the window): the next run will rotate them again; choose "
-            "--within-days below the tokens' lifetime",
+            f"warning: new tokens that expire within {args.within_days} days themselves: {due_again} "
+            "(their lifetime is not longer than the window), so the next run rotates them again; "
+            "choose --within-days below the tokens' lifetime",
             file=sys.stderr,
         )
     return PARTIAL if tally["failed"] else DONE
