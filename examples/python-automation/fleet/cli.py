@@ -51,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         run: Callable[[keyward.Engine, argparse.Namespace], int] = args.run
         return run(engine, args)
-    except keyward.KeywardError as e:  # raised before any change: the steps catch their own
+    except keyward.KeywardError as e:  # from the first reads: each change catches its own
         print(f"error: {e.code}: {e}", file=sys.stderr)
         return NOTHING_DONE
     finally:
@@ -83,7 +83,7 @@ def _provision(engine: keyward.Engine, args: argparse.Namespace) -> int:
     for principal in plan.kept:
         print(f"keep    {principal} (not in the file; --prune deletes it)")
     if not plan.changes:
-        print(f"nothing to change: {plan.unchanged} accounts of {fleet.tenant} unchanged")
+        print(f"nothing to change: {_n(plan.unchanged, 'account')} of {fleet.tenant} unchanged")
         return DONE
     if args.dry_run:
         for change in plan.changes:
@@ -111,7 +111,7 @@ def _provision(engine: keyward.Engine, args: argparse.Namespace) -> int:
     finally:
         if out is not None:
             out.close()
-    written = sum(1 for c in done for s in c.steps if s.token_name)
+    written = out.written if out is not None else 0
     summary = f"{_counts(done, plan.unchanged)}, {_n(written, 'new token')}"
     summary += f" in {args.out}" if written else ""
     if failed:

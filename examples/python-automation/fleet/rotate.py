@@ -87,7 +87,11 @@ def rotate(
         try:
             new = engine.rotate_token(actor, c.principal, c.token_id, grace_seconds=grace_seconds)
         except keyward.FailedPrecondition:
-            yield _refused(engine, actor, c, saved, now())
+            try:
+                refused = _refused(engine, actor, c, saved, now())
+            except keyward.KeywardError as e:
+                refused = Result(c, "failed", str(e))
+            yield refused
             continue
         except keyward.KeywardError as e:  # messages never hold a secret (SPEC R-82)
             yield Result(c, "failed", str(e))

@@ -38,12 +38,14 @@ class TokenFile:
                 f"ours with mode 0600 (it has {stat.filemode(info.st_mode)})"
             )
         self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self.written = 0  # records written by this run
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Appends ``record`` and makes it durable before returning."""
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
+        self.written += 1
 
     def close(self) -> None:
         self._file.close()

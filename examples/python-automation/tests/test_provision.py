@@ -137,7 +137,7 @@ def test_accounts_missing_from_the_file_are_kept_unless_prune(engine: keyward.En
     assert kept.returncode == 0, kept.stderr
     assert kept.stdout.splitlines() == [
         f"keep    legacy-bot@acme{SA} (not in the file; --prune deletes it)",
-        "nothing to change: 1 accounts of acme unchanged",
+        "nothing to change: 1 account of acme unchanged",
     ]
     engine.get_account(ADMIN, "acme", f"legacy-bot@acme{SA}")  # still there
 
