@@ -82,8 +82,7 @@ def plan(
         else:
             principal = account["principal"]
             steps = _update_steps(engine, actor, tenant, account, spec)
-            wanted = {t.name for t in spec.tokens}
-            if wanted:
+            if spec.tokens:
                 live = {t["name"] for t in engine.list_tokens(actor, principal) if is_live(t, now())}
                 steps += [_token_step(engine, actor, principal, t) for t in spec.tokens if t.name not in live]
             if steps:
