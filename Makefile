@@ -12,7 +12,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
-.PHONY: cross-host-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
 ## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
@@ -37,6 +37,7 @@ test: toolchain lint
 	$(MAKE) js-test
 	$(MAKE) e2e-test
 	$(MAKE) cross-host-test
+	$(MAKE) examples-test
 
 ## sql-test: keyward-sql's stores (SQLite files, a private PostgreSQL cluster that the script
 ## starts and stops) through the store conformance suite and the engine
@@ -125,6 +126,19 @@ js-test: wasm node-native node/node_modules/.package-lock.json
 cross-host-test: node-native node/node_modules/.package-lock.json python-develop
 	$(CARGO) build -q -p keyward-cli
 	KEYWARD_BIN=$(TARGET_DIR)/debug/keyward scripts/with-postgres.sh tests/cross-host/run.sh
+
+## examples-test: each example under examples/ tested the way its users run it (its own
+## test.sh: the admin UI in Chromium on IndexedDB, the edge worker in workerd on D1, the Node
+## backend and the Python job on a private PostgreSQL cluster), then one database shared by them
+## all (tests/cross-host/examples.test.mjs)
+EXAMPLE_ENV = KEYWARD_BIN=$(abspath $(TARGET_DIR))/debug/keyward PYTHON=$(abspath $(VENV))/bin/python
+examples-test: wasm node-native python-develop chromium
+	$(CARGO) build -q -p keyward-cli
+	$(EXAMPLE_ENV) scripts/with-postgres.sh examples/node-backend/test.sh
+	$(EXAMPLE_ENV) scripts/with-postgres.sh examples/python-automation/test.sh
+	$(EXAMPLE_ENV) examples/edge-worker/test.sh
+	$(EXAMPLE_ENV) examples/admin-ui/test.sh
+	$(EXAMPLE_ENV) scripts/with-postgres.sh node --test tests/cross-host/examples.test.mjs
 
 # `pg` for PostgresStore's tests (a devDependency: hosts bring their own).
 node/node_modules/.package-lock.json: node/package-lock.json

@@ -20,7 +20,7 @@ const { vars } = wranglerConfig();
 const ROOT = 'root@acme.test';
 const principal = (name) => `${name}@${vars.TENANT}.sa.${vars.DOMAIN}`;
 
-let dir, tokens, mf, operator;
+let dir, pepper, tokens, mf, operator;
 const bodies = []; // every response body the worker sent
 let consoleText = ''; // everything workerd printed (the worker's console)
 let consoleWaiters = [];
@@ -40,7 +40,7 @@ function onConsole(chunk) {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'keyward-edge-'));
-  const pepper = randomBytes(32).toString('base64url');
+  pepper = randomBytes(32).toString('base64url');
   execFileSync(join(here, 'seed.sh'), [dir], { env: { ...process.env, PEPPER: pepper, KEYWARD_BIN: keywardBin }, stdio: ['ignore', 'ignore', 'inherit'] });
   tokens = await readEnvFile(join(dir, 'tokens.env'));
   let db;
@@ -243,5 +243,32 @@ test('no response body and no line of the worker\'s console holds a token or its
     for (const text of [...bodies, consoleText]) {
       assert.ok(!text.includes(secretOf(token)), `${name}'s secret was sent or logged`);
     }
+  }
+});
+
+test('MAX_STALENESS_MS (R-16): another engine\'s revocation is honoured once the window ends, not before', async () => {
+  // A second deployment of the worker, with a 3 s window, on its own copy of the seeded D1.
+  const windowMs = 3000;
+  const seeded = await startWorker({ pepper, seedSql: join(dir, 'seed.sql'), vars: { MAX_STALENESS_MS: String(windowMs) } });
+  try {
+    const admin = new Engine({ store: new D1Store(seeded.db), domain: vars.DOMAIN, tokenPrefix: vars.TOKEN_PREFIX, pepper });
+    const ask = async () => {
+      const response = await seeded.mf.dispatchFetch('http://edge.test/v1/models/llama-3', { headers: { authorization: `Bearer ${tokens.DEPLOYER_TOKEN}` } });
+      return { status: response.status, body: await response.json() };
+    };
+    const readAt = Date.now();
+    assert.equal((await ask()).status, 200);
+    const deployer = (await admin.listTokens(ROOT, principal('ci-deployer'))).find((t) => t.name === 'github-actions');
+    await admin.revokeToken(ROOT, principal('ci-deployer'), deployer.tokenId);
+    // Within the window the isolate answers from what it read, without asking D1...
+    const stale = await ask();
+    assert.ok(Date.now() - readAt < windowMs, 'the second request was sent within the window');
+    assert.equal(stale.status, 200, 'within the window the revocation made elsewhere is not yet seen');
+    // ...and once the window has passed it reads again and refuses.
+    await new Promise((resolve) => setTimeout(resolve, windowMs + 300 - (Date.now() - readAt)));
+    const refused = await ask();
+    assert.deepEqual([refused.status, refused.body.error], [401, 'token_revoked']);
+  } finally {
+    await seeded.mf.dispose();
   }
 });
