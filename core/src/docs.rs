@@ -252,6 +252,13 @@ impl TokenDoc {
     }
 }
 
+/// Whether a decision (`authenticate`, `verify`, `authorize`) may read this key: tenants,
+/// accounts, memberships and tokens. Writes to other keys (audit events, quota claims) leave the
+/// staleness window as it is.
+pub fn decisions_read(key: &str) -> bool {
+    ["t/", "a/", "m/", "k/"].iter().any(|p| key.starts_with(p))
+}
+
 /// Key of a tenant document.
 pub fn tenant_key(tenant: &str) -> String {
     format!("t/{tenant}")

@@ -71,8 +71,10 @@ impl Inner {
     }
 }
 
-/// A Keyward engine. Cheap to clone; clones share the compiled-policy cache. Holds no data:
-/// every call reads and writes the host's store.
+/// A Keyward engine. Cheap to clone; clones share the compiled-policy cache and the staleness
+/// window. Holds no data of its own: every call reads and writes the host's store, except the
+/// decisions a staleness window (R-16, [`Options::max_staleness_ms`]) answers from documents
+/// read within it.
 ///
 /// One engine serves one store: its cache of compiled policies is keyed by tenant and
 /// document version, which two stores holding the same tenant could both have. Use one engine

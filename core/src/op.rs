@@ -37,6 +37,7 @@ use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::call::Answer;
+use crate::docs::decisions_read;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -238,11 +239,11 @@ fn check_list_answer(entries: &[Entry], prefix: &str, after: Option<&str>, limit
 }
 
 impl Cx {
-    /// Sends one batch to the host and waits for its replies. A batch that writes clears the
-    /// staleness window when sent and when answered (R-16: writes through this engine take
-    /// effect at once).
+    /// Sends one batch to the host and waits for its replies. A batch that writes a key
+    /// decisions read clears the staleness window when sent and when answered (R-16: writes
+    /// through this engine take effect at once).
     pub async fn exchange(&self, requests: Vec<StoreRequest>) -> Result<Vec<StoreReply>> {
-        let writes = self.window_ms() > 0 && requests.iter().any(StoreRequest::is_write);
+        let writes = self.window_ms() > 0 && requests.iter().filter_map(StoreRequest::written_key).any(decisions_read);
         if writes {
             self.engine.recent().forget_all();
         }
@@ -276,7 +277,9 @@ impl Cx {
     }
 
     /// Reads several keys in one round, or none when the staleness window holds every
-    /// one of them: for `authenticate`, `verify` and `authorize` only.
+    /// one of them: for `authenticate`, `verify` and `authorize` only. A round whose first key
+    /// is missing is not kept: anyone can send token ids that exist nowhere, and such answers
+    /// must not crowd out the documents decisions need.
     pub async fn get_many_recent(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
         let window = self.window_ms();
         if window == 0 {
@@ -290,22 +293,26 @@ impl Cx {
             recent.epoch()
         };
         let answers = self.get_many(keys).await?;
-        self.engine.recent().keep(sent_in, keys, &answers, self.now, window);
+        if answers.first().is_some_and(Option::is_some) {
+            self.engine.recent().keep(sent_in, keys, &answers, self.now, window);
+        }
         Ok(answers)
     }
 
     /// The throttled last-use stamp: a compare-and-set the window follows rather than
-    /// forgets. Whether it landed matters to nobody; a lost or failed one drops the token from
-    /// the window, so the next use reads it afresh.
+    /// forgets, since it changes nothing a decision depends on. Whether it landed matters to
+    /// nobody; a lost or failed one drops the token from the window, so the next use reads it
+    /// afresh, and so does one answered after a write or a newer read of the token.
     pub async fn stamp(&self, key: String, value: String, expected: u64) {
         let request = StoreRequest::Put { key: key.clone(), value: value.clone(), expected_version: Some(expected) };
+        let sent_in = self.engine.recent().epoch();
         let reply = self.exchange_quietly(vec![request]).await;
         if self.window_ms() == 0 {
             return;
         }
         match reply.ok().and_then(|r| r.into_iter().next()) {
             Some(StoreReply::Put { version: Some(version) }) if version > 0 => {
-                self.engine.recent().stamped(&key, Versioned { value, version })
+                self.engine.recent().stamped(sent_in, &key, expected, Versioned { value, version })
             }
             _ => self.engine.recent().forget(&key),
         }

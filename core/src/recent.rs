@@ -21,8 +21,9 @@ use crate::store::Versioned;
 /// Upper bound of the option, so a typo cannot turn the window into a permanent cache.
 pub const MAX_STALENESS_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
 
-/// Beyond this many keys the window drops what has expired, and if that is not enough, starts
-/// afresh: memory stays bounded whatever the traffic.
+/// Beyond this many keys the window drops what has expired, and if that leaves it more than
+/// half full, starts afresh: memory stays bounded whatever the traffic, and the sweep, linear in
+/// the keys held, runs at most once per `CAPACITY / 2` keys kept.
 const CAPACITY: usize = 100_000;
 
 struct Recent {
@@ -58,7 +59,7 @@ impl RecentDocs {
         }
         if self.entries.len() + keys.len() > CAPACITY {
             self.entries.retain(|_, r| now >= r.read_at && now.abs_diff(r.read_at) <= window_ms);
-            if self.entries.len() + keys.len() > CAPACITY {
+            if self.entries.len() + keys.len() > CAPACITY / 2 {
                 self.entries.clear();
             }
         }
@@ -73,11 +74,19 @@ impl RecentDocs {
         self.entries.clear();
     }
 
-    /// The engine's own last-use stamp landed: the token's entry follows it, keeping its
-    /// read time, so the window neither forgets the token nor stamps it again within the minute.
-    pub fn stamped(&mut self, key: &str, value: Versioned) {
-        if let Some(r) = self.entries.get_mut(key) {
-            r.value = Some(value);
+    /// The engine's own last-use stamp, sent in epoch `sent_in` over version `over`,
+    /// landed: the token's entry follows it, keeping its read time, so the window neither forgets
+    /// the token nor stamps it again within the minute. If a write was sent or answered since,
+    /// or the entry now holds another version (a newer read), the entry is dropped instead: the
+    /// stamp's copy may be older than what the window holds.
+    pub fn stamped(&mut self, sent_in: u64, key: &str, over: u64, value: Versioned) {
+        let current = self.entries.get(key).and_then(|r| r.value.as_ref()).map(|v| v.version);
+        if sent_in == self.epoch && current == Some(over) {
+            if let Some(r) = self.entries.get_mut(key) {
+                r.value = Some(value);
+            }
+        } else {
+            self.entries.remove(key);
         }
     }
 

@@ -208,9 +208,12 @@ pub enum StoreReply {
 }
 
 impl StoreRequest {
-    /// Whether the request changes the store (`put` or `delete`).
-    pub fn is_write(&self) -> bool {
-        matches!(self, StoreRequest::Put { .. } | StoreRequest::Delete { .. })
+    /// The key the request changes (`put` or `delete`); `None` for reads.
+    pub fn written_key(&self) -> Option<&str> {
+        match self {
+            StoreRequest::Put { key, .. } | StoreRequest::Delete { key, .. } => Some(key),
+            StoreRequest::Get { .. } | StoreRequest::List { .. } => None,
+        }
     }
 
     /// Runs one batch against a synchronous store: a batch of several reads is one

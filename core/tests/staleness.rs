@@ -158,6 +158,77 @@ fn r16_a_read_answered_before_a_revocation_through_the_same_engine_is_never_kept
 }
 
 #[test]
+fn r16_a_last_use_stamp_answered_after_a_revocation_through_the_same_engine_does_not_bring_the_token_back() {
+    let (kw, sa, tokens) = setup(1);
+    let token = tokens[0].token.clone();
+    let engine = kw.engine().clone();
+    let env = |n: u8| Env { now: T0, seed: [n; 32] };
+    let store = kw.store();
+    let decide = |n: u8| match finish(engine.start(verify_request(&token).into_call(), env(n)), store).unwrap() {
+        Answer::Decision(d) => d.reason,
+        other => panic!("a decision, not {other:?}"),
+    };
+
+    // A first verify reads, decides, and stamps last use: the stamp lands in the store,
+    // but its reply is slow to come back.
+    let mut first = engine.start(verify_request(&token).into_call(), env(1));
+    let held = loop {
+        match first.step() {
+            Step::Need(requests) if requests.iter().any(|r| r.written_key().is_some()) => {
+                break StoreRequest::run_batch(&requests, store);
+            }
+            Step::Need(requests) => first.provide(StoreRequest::run_batch(&requests, store)),
+            Step::Done(answer) => panic!("the first use stamps last use before answering: {answer:?}"),
+        }
+    };
+
+    // Meanwhile the token is revoked through the same engine, and the next decision sees it.
+    let revoke = RevokeToken { actor: ROOT.into(), principal: sa.clone(), token_id: tokens[0].info.token_id.clone() };
+    finish(engine.start(revoke.into_call(), env(2)), store).unwrap();
+    assert_eq!(decide(3), "token_revoked");
+
+    // The stamp's reply arrives late; it must not put the unrevoked copy back in the window.
+    first.provide(held);
+    let Step::Done(answer) = first.step() else { panic!("the first verify is done") };
+    assert!(matches!(answer, Ok(Answer::Decision(d)) if d.allowed));
+    assert_eq!(decide(4), "token_revoked");
+}
+
+#[test]
+fn r16_token_ids_that_exist_nowhere_are_not_kept_in_the_window() {
+    let (kw, _, tokens) = setup(1);
+    assert!(kw.run(verify_request(&tokens[0].token)).unwrap().allowed);
+    // A well-formed token (valid checksum) whose id is unknown: read every time, never kept.
+    let created = {
+        let other = Keyward::new(Options::default(), MemoryStore::new(), TestEnv::with_seed_base(1 << 40)).unwrap();
+        other.run(CreateTenant { tenant: "acme".into(), admin: ROOT.into(), name: None, settings: None }).unwrap();
+        let sa = other.run(service_account_request("bot", Some("viewer"))).unwrap().principal;
+        other.run(token_request(&sa)).unwrap().token
+    };
+    for _ in 0..3 {
+        let before = kw.store().calls();
+        assert_eq!(kw.run(verify_request(&created)).unwrap().reason, "invalid_credentials");
+        assert_eq!(kw.store().calls() - before, 1, "the unknown token is read, and only it");
+    }
+    // The known token is still answered from the window.
+    let before = kw.store().calls();
+    assert!(kw.run(verify_request(&tokens[0].token)).unwrap().allowed);
+    assert_eq!(kw.store().calls(), before);
+}
+
+#[test]
+fn r16_writes_that_decisions_never_read_leave_the_window_as_it_is() {
+    let (kw, sa, tokens) = setup(1);
+    assert!(kw.run(verify_request(&tokens[0].token)).unwrap().allowed);
+    // A refused admin call writes only its audit event: no decision reads events.
+    let refused = kw.run(DisableAccount { actor: sa.as_str().into(), principal: ROOT.into() }).unwrap_err();
+    assert_eq!(refused.code(), "forbidden");
+    let before = kw.store().calls();
+    assert!(kw.run(verify_request(&tokens[0].token)).unwrap().allowed);
+    assert_eq!(kw.store().calls(), before, "still answered from the window");
+}
+
+#[test]
 fn r16_the_window_is_a_whole_number_of_ms_up_to_one_day() {
     let at_limit = Options { max_staleness_ms: MAX_STALENESS_LIMIT_MS, ..Options::default() };
     assert!(Engine::new(at_limit).is_ok());

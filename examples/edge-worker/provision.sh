@@ -26,11 +26,14 @@ inference=$(kw sa create acme inference-bot --role inference-user --description 
 deployer=$(kw sa create acme ci-deployer --role contributor --description "GitHub Actions: publishes models" | field principal)
 janitor=$(kw sa create acme janitor --grant 'models:delete@models/scratch-*' --description "nightly clean-up" | field principal)
 
+# A new file, made 0600 from the start: an existing one might be readable by others.
+rm -f "$tokens_file"
 (umask 077 && : >"$tokens_file")
 token() { # VAR PRINCIPAL [token create options...]
-  local var=$1
+  local var=$1 created
   shift
-  printf '%s=%s\n' "$var" "$(kw token create "$@" | field token)" >>"$tokens_file"
+  created=$(kw token create "$@" | field token) # a failure stops the script (set -e)
+  printf '%s=%s\n' "$var" "$created" >>"$tokens_file"
 }
 token INFERENCE_TOKEN "$inference" --name fleet --ttl-days 90
 token LAPTOP_TOKEN "$inference" --name laptop --ttl-days 7         # a developer's copy, to revoke

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # seed.sh [DIR] — provisions the worker's D1 data with `keyward` commands: runs provision.sh on a
-# fresh SQLite file DIR/keyward.db, then sqlite-to-d1.sh turns it into DIR/seed.sql for D1.
+# fresh SQLite file DIR/keyward.db, then to-d1.sh turns it into DIR/seed.sql for D1.
 # The tokens go to DIR/tokens.env (0600). DIR defaults to .seed beside this script.
 # Settings: DOMAIN and TOKEN_PREFIX from wrangler.toml's [vars]; the pepper from env PEPPER,
 # else from .dev.vars (wrangler's file of local secrets), which gets a new random one if it has none.
@@ -30,5 +30,5 @@ mkdir -p "$dir"
 chmod 700 "$dir"
 rm -f "$dir"/keyward.db "$dir"/keyward.db-wal "$dir"/keyward.db-shm
 KEYWARD_DB=$dir/keyward.db "$here/provision.sh" "$dir/tokens.env"
-"$here/sqlite-to-d1.sh" "$dir/keyward.db" "$dir/seed.sql"
+"$here/to-d1.sh" "$dir/keyward.db" "$dir/seed.sql"
 echo "seeded: $dir/seed.sql (for D1), tokens in $dir/tokens.env" >&2

@@ -45,14 +45,27 @@ const CREDENTIAL_FAILURES = {
 
 let engine; // one per isolate, reused by every request it serves
 
+/** A deployment's settings are wrong: every request fails with 500, the log says why. */
+class ConfigError extends Error {}
+
 /** The engine, made on the first request (the bindings arrive with it, not at import time). */
 function engineFor(env) {
   if (engine) return engine;
   const maxStalenessMs = Number(env.MAX_STALENESS_MS ?? 0);
-  if (!Number.isSafeInteger(maxStalenessMs) || maxStalenessMs < 0) {
-    throw new Error(`MAX_STALENESS_MS must be a whole number of milliseconds, not ${JSON.stringify(env.MAX_STALENESS_MS)}`);
+  if (!Number.isSafeInteger(maxStalenessMs) || maxStalenessMs < 0 || maxStalenessMs > 86_400_000) {
+    throw new ConfigError(`MAX_STALENESS_MS must be a whole number of milliseconds up to one day, not ${JSON.stringify(env.MAX_STALENESS_MS)}`);
   }
-  engine = new Engine({
+  try {
+    engine = makeEngine(env, maxStalenessMs);
+  } catch (error) {
+    // DOMAIN, TOKEN_PREFIX or the window refused by the engine: the deployment's fault, not the caller's.
+    throw new ConfigError(`bad settings: ${error.message}`);
+  }
+  return engine;
+}
+
+function makeEngine(env, maxStalenessMs) {
+  return new Engine({
     store: new D1Store(env.DB),
     domain: env.DOMAIN,
     tokenPrefix: env.TOKEN_PREFIX,
@@ -61,7 +74,6 @@ function engineFor(env) {
     // most S ms ago (see README: fewer D1 reads, but a revocation made elsewhere waits up to S).
     maxStalenessMs,
   });
-  return engine;
 }
 
 /** The route for a path and its parameters, or null. */
@@ -112,7 +124,9 @@ async function guard(request, env) {
 
 /** An engine error as an answer; its message never holds a secret (SPEC R-82). */
 function failure(error) {
-  const code = error.code ?? 'internal';
+  // A refused TENANT is the deployment's fault too: the caller sent nothing of it.
+  const misconfigured = error instanceof ConfigError || (error.code === 'invalid_argument' && error.field === 'tenant');
+  const code = misconfigured ? 'internal' : error.code ?? 'internal';
   console.error(JSON.stringify({ error: code, message: error.message }));
   if (code === 'invalid_argument') return answer(400, { error: code, reason: `bad ${error.field ?? 'request'}` });
   return answer(code === 'store_error' ? 503 : 500, { error: code, reason: 'the authorisation service failed' });

@@ -88,7 +88,11 @@ function invokeModel({ params, decision, body }) {
 }
 
 async function listAccounts({ engine, identity, params, query }) {
-  const pageSize = query.has('page_size') ? Number(query.get('page_size')) : undefined;
+  const raw = query.get('page_size');
+  if (raw !== null && !/^[0-9]{1,9}$/.test(raw)) {
+    throw new HttpError(400, 'invalid_argument', 'page_size must be a whole number', { field: 'page_size' });
+  }
+  const pageSize = raw === null ? undefined : Number(raw);
   return [200, await engine.listAccounts(identity, params.tenant, { filter: query.get('filter'), pageSize, pageToken: query.get('page_token') })];
 }
 
@@ -141,7 +145,7 @@ function match(method, pathname) {
     if (route.method === method) return { route, params };
     allowed.push(route.method);
   }
-  if (allowed.length > 0) throw new HttpError(405, 'invalid_argument', `method ${method} not allowed here`, { allow: allowed });
+  if (allowed.length > 0) throw new HttpError(405, 'method_not_allowed', `method ${method} not allowed here`, { allow: allowed });
   throw new HttpError(404, 'not_found', 'no such route');
 }
 
@@ -180,7 +184,7 @@ async function readBody(req) {
 /** A Keyward error (or anything else thrown) as an HttpError. */
 function asHttpError(e) {
   if (e instanceof HttpError) return e;
-  if (e && typeof e.code === 'string' && e.code in STATUS) {
+  if (e && typeof e.code === 'string' && Object.hasOwn(STATUS, e.code)) {
     const extra = {};
     for (const k of ['field', 'position', 'rules']) if (e[k] !== undefined) extra[k] = e[k];
     // The engine's messages never hold a secret (R-82); the store's may describe the database,

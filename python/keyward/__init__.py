@@ -179,6 +179,8 @@ class Engine:
         pepper: Union[bytes, str, None] = None,
         max_staleness_ms: int = 0,
     ) -> None:
+        if isinstance(max_staleness_ms, bool) or not isinstance(max_staleness_ms, int):
+            raise TypeError("`max_staleness_ms` must be an int (milliseconds)")
         if store is None:
             store = MemoryStore()
         self._store: Store = store
@@ -189,7 +191,8 @@ class Engine:
             clock=clock,
             audit=audit,
             pepper=pepper,
-            max_staleness_ms=max_staleness_ms,
+            # Beyond 64 bits is out of range too: the core says so (InvalidArgument).
+            max_staleness_ms=max(-1, min(max_staleness_ms, 2**62)),
         )
         self._call = self._native.call
 

@@ -367,13 +367,14 @@ def test_engine_options_are_checked() -> None:
         keyward.Engine(token_prefix="x")
     assert e.value.field == "token_prefix"
     # a whole number of ms from 0 to one day.
-    for window in (-1, 86_400_001, 2**70):
-        with pytest.raises((keyward.InvalidArgument, OverflowError)) as raised:
+    for window in (-1, -(2**70), 86_400_001, 2**70):
+        with pytest.raises(keyward.InvalidArgument) as raised:
             keyward.Engine(max_staleness_ms=window)
-        if isinstance(raised.value, keyward.InvalidArgument):
-            assert raised.value.field == "max_staleness_ms"
-    with pytest.raises(TypeError):
-        keyward.Engine(max_staleness_ms=bad_window)
+        assert raised.value.field == "max_staleness_ms"
+    wrongs: List[Any] = [bad_window, True, 60000.0]
+    for wrong in wrongs:
+        with pytest.raises(TypeError):
+            keyward.Engine(max_staleness_ms=wrong)
     assert keyward.Engine(max_staleness_ms=86_400_000) is not None
     bad: Any = object()
     with pytest.raises(TypeError):

@@ -1,5 +1,5 @@
 // The edge worker in workerd (through Miniflare), over a real D1 binding seeded by seed.sh
-// (the `keyward` command on SQLite, then sqlite-to-d1.sh), driven by real HTTP requests.
+// (the `keyward` command on SQLite, then to-d1.sh), driven by real HTTP requests.
 // An operator revokes a token through an engine of its own on the same D1 database.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -179,8 +179,11 @@ test('admin routes: service accounts and tokens, a new token shown once, errors 
   assertError(await call(base, 'GET', '/tenants/globex/accounts', { token }), 403, 'forbidden');
   assertError(await call(base, 'GET', '/no/such/route', { token }), 404, 'not_found');
   const wrongMethod = await call(base, 'PUT', `/accounts/${enc(etl)}/tokens`, { token });
-  assertError(wrongMethod, 405, 'invalid_argument');
+  assertError(wrongMethod, 405, 'method_not_allowed');
   assert.equal(wrongMethod.headers.get('allow'), 'GET, POST');
+  const badPage = await call(base, 'GET', '/tenants/acme/accounts?page_size=abc', { token });
+  assertError(badPage, 400, 'invalid_argument');
+  assert.equal(badPage.json.error.field, 'page_size');
 
   // Paging through the accounts of the tenant, two at a time.
   const principals = [];

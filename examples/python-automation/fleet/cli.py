@@ -29,6 +29,8 @@ from .tokenfile import TokenFile, UnsafeTokenFile, rotated_token_ids
 __all__ = ["main"]
 
 DONE, PARTIAL, NOTHING_DONE = 0, 1, 2
+# Rotation outcomes a person must look at: the run exits PARTIAL.
+ATTENTION = ("failed", "rotated elsewhere")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -143,7 +145,7 @@ def _rotate(engine: keyward.Engine, args: argparse.Namespace) -> int:
         return NOTHING_DONE
     start = wall_clock()
     horizon = start + args.within_days * rotate.DAY_MS
-    tally = {"rotated": 0, "already rotated": 0, "skipped": 0, "failed": 0}
+    tally = {"rotated": 0, "already rotated": 0, "rotated elsewhere": 0, "skipped": 0, "failed": 0}
     due_again = 0
     with out, _bar(args, len(candidates), "rotating") as bar:
         for r in rotate.rotate(
@@ -162,7 +164,7 @@ def _rotate(engine: keyward.Engine, args: argparse.Namespace) -> int:
                 if r.new_expires_at is not None and r.new_expires_at <= horizon:
                     due_again += 1
             else:
-                stream = sys.stderr if r.outcome == "failed" else sys.stdout
+                stream = sys.stderr if r.outcome in ATTENTION else sys.stdout
                 tqdm.write(f"{r.outcome}  {c.principal}  {c.name}  {c.token_id}: {r.detail}", file=stream)
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in tally.items() if n)
     summary = f"tokens expiring within {args.within_days} days: {len(candidates)} ({outcomes})"
@@ -174,7 +176,7 @@ def _rotate(engine: keyward.Engine, args: argparse.Namespace) -> int:
             "choose --within-days below the tokens' lifetime",
             file=sys.stderr,
         )
-    return PARTIAL if tally["failed"] else DONE
+    return PARTIAL if any(tally[o] for o in ATTENTION) else DONE
 
 
 def _open_out(path: str) -> Optional[TokenFile]:

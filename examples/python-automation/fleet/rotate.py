@@ -35,7 +35,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Result:
     candidate: Candidate
-    outcome: str  # "rotated", "already rotated", "skipped" or "failed"
+    outcome: str  # "rotated", "already rotated", "rotated elsewhere", "skipped" or "failed"
     detail: str = ""
     new_token_id: Optional[str] = None
     new_expires_at: Optional[int] = None
@@ -96,16 +96,23 @@ def rotate(
         except keyward.KeywardError as e:  # messages never hold a secret (SPEC R-82)
             yield Result(c, "failed", str(e))
             continue
-        out.write(
-            {
-                "account": c.principal,
-                "name": new["name"],
-                "old_token_id": c.token_id,
-                "token_id": new["token_id"],
-                "expires_at": new["expires_at"],
-                "token": new["token"],
-            }
-        )
+        try:
+            out.write(
+                {
+                    "account": c.principal,
+                    "name": new["name"],
+                    "old_token_id": c.token_id,
+                    "token_id": new["token_id"],
+                    "expires_at": new["expires_at"],
+                    "token": new["token"],
+                }
+            )
+        except OSError as e:
+            # The rotation happened and cannot be undone; its secret exists nowhere else.
+            # Say so and stop: every further rotation would lose its token the same way.
+            lost = f"rotated to {new['token_id']}, but the token file could not be written ({e}): that new token is lost; revoke it and make a new one"
+            yield Result(c, "failed", lost, new_token_id=new["token_id"])
+            return
         yield Result(c, "rotated", new_token_id=new["token_id"], new_expires_at=new["expires_at"])
 
 
@@ -116,4 +123,11 @@ def _refused(engine: keyward.Engine, actor: str, c: Candidate, saved: Set[str], 
         return Result(c, "skipped", "revoked, expired or deleted since it was listed")
     if c.token_id in saved:
         return Result(c, "already rotated", "its successor is already in the token file")
-    return Result(c, "already rotated", "by someone else, or by a run that stopped before saving its successor")
+    # Another job may hold the successor; or a run of ours stopped between rotating and saving,
+    # and its secret is lost. Nobody here can tell which: the run reports it as needing a person.
+    return Result(
+        c,
+        "rotated elsewhere",
+        "its successor is not in the token file: if no other job rotated it, its secret is lost; "
+        "then make a new token for this account before the old one's grace period ends",
+    )

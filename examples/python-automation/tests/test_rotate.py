@@ -89,12 +89,13 @@ def test_a_rerun_never_rotates_twice(engine: keyward.Engine, db_url: str, tmp_pa
     out = tmp_path / "new.jsonl"
 
     first = fleet(db_url, "rotate", "--tenant", "acme", "--within-days", "7", "--out", str(out))
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[-1] == f"tokens expiring within 7 days: 3 (2 rotated, 1 already rotated); new tokens in {out}"
+    assert first.returncode == 1, "a successor nobody here saved needs a person"
+    assert first.stdout.splitlines()[-1] == f"tokens expiring within 7 days: 3 (2 rotated, 1 rotated elsewhere); new tokens in {out}"
     assert (
-        f"already rotated  c-bot@acme{SA}  main  {made['c-bot']['token_id']}: "
-        "by someone else, or by a run that stopped before saving its successor"
-    ) in first.stdout.splitlines()
+        f"rotated elsewhere  c-bot@acme{SA}  main  {made['c-bot']['token_id']}: "
+        "its successor is not in the token file: if no other job rotated it, its secret is lost; "
+        "then make a new token for this account before the old one's grace period ends"
+    ) in first.stderr
     assert sorted(str(line["account"]) for line in saved(out)) == [f"a-bot@acme{SA}", f"b-bot@acme{SA}"]
     for line in saved(out):
         assert str(line["token"]) not in first.stdout + first.stderr
@@ -102,8 +103,8 @@ def test_a_rerun_never_rotates_twice(engine: keyward.Engine, db_url: str, tmp_pa
 
     before, file_before = rows(db_url), out.read_bytes()
     second = fleet(db_url, "rotate", "--tenant", "acme", "--within-days", "7", "--out", str(out))
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines()[-1] == "tokens expiring within 7 days: 3 (3 already rotated)"
+    assert second.returncode == 1, second.stderr
+    assert second.stdout.splitlines()[-1] == "tokens expiring within 7 days: 3 (2 already rotated, 1 rotated elsewhere)"
     assert f"already rotated  a-bot@acme{SA}  main  {made['a-bot']['token_id']}: its successor is already in the token file" in second.stdout
     assert rows(db_url) == before and out.read_bytes() == file_before
 
@@ -191,3 +192,37 @@ def test_progress_bar_on_a_terminal_only(engine: keyward.Engine, db_url: str, tm
     assert "rotating" not in quiet and "reading" not in quiet
     piped = fleet(db_url, "rotate", "--tenant", "acme", "--within-days", "7", "--out", str(out))
     assert "rotating" not in piped.stderr and "reading" not in piped.stderr
+
+
+class FullDisk(TokenFile):
+    """A token file on a full disk: every write fails, as the kernel would say (ENOSPC)."""
+
+    def __init__(self) -> None:  # no file behind it
+        self.written = 0
+
+    def write(self, record: object) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_token_file_that_cannot_be_written_stops_the_run_and_names_the_new_token(
+    engine: keyward.Engine, clock: Clock
+) -> None:
+    bot = engine.create_service_account(ADMIN, "acme", "deploy-bot", role="viewer")["principal"]
+    engine.create_token(ADMIN, bot, name="one", ttl_days=3)
+    engine.create_token(ADMIN, bot, name="two", ttl_days=3)
+    candidates = rotate.expiring(engine, ADMIN, "acme", within_days=7, now=clock)
+    assert len(candidates) == 2
+    results = list(
+        rotate.rotate(engine, ADMIN, candidates, grace_seconds=60, out=FullDisk(), saved=set(), now=clock)
+    )
+    # The first rotation happened (and cannot be undone); its token could not be saved: the run
+    # says which token it was and stops before rotating (and losing) the second.
+    assert [r.outcome for r in results] == ["failed"]
+    assert results[0].new_token_id is not None
+    assert f"rotated to {results[0].new_token_id}" in results[0].detail
+    assert "No space left on device" in results[0].detail
+    rotated = results[0].candidate
+    other = next(c for c in candidates if c is not rotated)
+    names = [t["name"] for t in engine.list_tokens(ADMIN, bot) if t["revoked_at"] is None]
+    assert names.count(rotated.name) == 2, "the rotated token (in its grace period) and its successor"
+    assert names.count(other.name) == 1, "the other token was left alone"
