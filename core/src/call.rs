@@ -117,6 +117,17 @@ macro_rules! calls {
         }
 
         impl Call {
+            /// Whether the operation needs the host's random bytes ([`crate::Env::seed`]): all
+            /// but the decisions (`authenticate`, `verify`, `authorize`,
+            /// `effective_permissions`), which create nothing and store nothing. A host may skip
+            /// drawing a seed for those and pass zeros.
+            pub fn draws_randomness(&self) -> bool {
+                !matches!(
+                    self,
+                    Call::Authenticate(_) | Call::Verify(_) | Call::Authorize(_) | Call::EffectivePermissions(_)
+                )
+            }
+
             /// The operation's name, as in API.md.
             pub fn name(&self) -> &'static str {
                 match self {

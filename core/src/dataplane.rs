@@ -13,7 +13,7 @@ use crate::authz::admin::token_refusal;
 use crate::authz::compiled::Rights;
 use crate::docs::{account_key, membership_key, tenant_key, token_key, AccountHead, TokenDoc};
 use crate::error::{Error, Result};
-use crate::op::{parse, to_json, Cx, Doc};
+use crate::op::{to_json, Cx, Doc};
 use crate::records::{AccountKind, Channel, Decision, EffectiveGrant, Identity, Matched, Status};
 use crate::store::Versioned;
 use crate::tokens::format;
@@ -24,8 +24,8 @@ pub const LAST_USE_RESOLUTION_MS: i64 = 60_000;
 
 /// A token whose secret verified, with the records read for it.
 struct Checked {
-    token: Doc<TokenDoc>,
-    account: AccountHead,
+    token: Doc<Arc<TokenDoc>>,
+    account: Arc<AccountHead>,
     /// The tenant asked about and the account's membership there, as read: the compiled-rights
     /// cache parses them only when they changed.
     access: Access,
@@ -42,15 +42,21 @@ struct Access {
 /// Why a credential failed, and whose it was once the secret verified (for the event).
 struct Failed {
     error: Error,
-    account: Option<AccountHead>,
+    account: Option<Arc<AccountHead>>,
 }
 
 fn fail(error: Error) -> Failed {
     Failed { error, account: None }
 }
 
-fn doc_of<T: serde::de::DeserializeOwned>(key: &str, v: Option<Versioned>) -> Result<Option<Doc<T>>> {
-    v.map(|v| Ok(Doc { value: parse::<T>(key, &v.value)?, version: v.version })).transpose()
+/// A token document as read, parsed once per version and text ([`crate::parsed`]).
+fn token_doc(cx: &Cx, key: &str, v: Option<Versioned>) -> Result<Option<Doc<Arc<TokenDoc>>>> {
+    v.map(|v| Ok(Doc { value: cx.engine.tokens().get(key, &v)?, version: v.version })).transpose()
+}
+
+/// An account's head as read, parsed once per version and text.
+fn account_head(cx: &Cx, key: &str, v: Option<Versioned>) -> Result<Option<Arc<AccountHead>>> {
+    v.map(|v| cx.engine.accounts().get(key, &v)).transpose()
 }
 
 /// Checks a presented token in the order of R-12..R-13 and: the secret first
@@ -58,34 +64,34 @@ fn doc_of<T: serde::de::DeserializeOwned>(key: &str, v: Option<Versioned>) -> Re
 /// channel. Reads the token, then account (and the tenant asked about) in one more round.
 async fn check_token(
     cx: &Cx,
-    token: &str,
+    token: Option<&format::Parsed<'_>>,
     channel: Channel,
     tenant: Option<&str>,
 ) -> Result<std::result::Result<Checked, Failed>> {
     let options = &cx.engine.options;
-    let Ok(parsed) = format::parse(token, &options.token_prefix) else {
+    let Some(parsed) = token else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
-    let computed = format::hash_secret(parsed.secret, options.pepper.as_deref());
+    let computed = format::digest_secret(parsed.secret, options.pepper.as_deref());
     let t_key = token_key(parsed.id);
     let raw = cx.get_many_recent(std::slice::from_ref(&t_key)).await?.into_iter().next().flatten();
-    let stored = doc_of::<TokenDoc>(&t_key, raw)?;
+    let stored = token_doc(cx, &t_key, raw)?;
     // Compare even when the id is unknown, so timing does not tell the two apart.
     let reference = stored.as_ref().map_or("", |t| t.value.hash.0.as_str());
-    let secret_ok = format::hashes_equal(&computed, reference);
-    let Some(token_doc) = stored.filter(|_| secret_ok) else {
+    let secret_ok = format::digest_matches(&computed, reference);
+    let Some(token) = stored.filter(|_| secret_ok) else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
     // A token being created is no token yet, unless it is a rotation's successor whose
     // rotation committed: the old token, read with the account, says so.
-    let predecessor = match &token_doc.value.pending {
+    let predecessor = match &token.value.pending {
         None => None,
         Some(p) => match &p.rotation_of {
             Some(old) => Some(token_key(old)),
             None => return Ok(Err(fail(Error::InvalidCredentials))),
         },
     };
-    let principal = token_doc.value.principal.clone();
+    let principal = token.value.principal.clone();
     let a_key = account_key(&principal);
     let tenant = tenant.unwrap_or_default();
     let mut keys = vec![a_key.clone()];
@@ -96,24 +102,23 @@ async fn check_token(
     let m_key = keys.last().cloned().unwrap_or_default();
     keys.extend(predecessor.clone());
     let mut raw = cx.get_many_recent(&keys).await?.into_iter();
-    let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
+    let account = account_head(cx, &a_key, raw.next().flatten())?;
     let (tenant_doc, membership) = match tenant.is_empty() {
         true => (None, None),
         false => (raw.next().flatten(), raw.next().flatten()),
     };
     let access = Access { tenant: tenant.to_owned(), tenant_doc, membership_key: m_key, membership };
     if let Some(old_key) = &predecessor {
-        let old = doc_of::<TokenDoc>(old_key, raw.next().flatten())?;
-        if !token_doc.value.committed(old.as_ref().map(|d| &d.value)) {
+        let old = token_doc(cx, old_key, raw.next().flatten())?;
+        if !token.value.committed(old.as_ref().map(|d| &*d.value)) {
             return Ok(Err(fail(Error::InvalidCredentials)));
         }
     }
     // A token whose account is gone, or re-created under its name, is nobody's.
-    let Some(account) = account.map(|a| a.value).filter(|a| a.uid == token_doc.value.uid && !a.deleting && !a.creating)
-    else {
+    let Some(account) = account.filter(|a| a.uid == token.value.uid && !a.deleting && !a.creating) else {
         return Ok(Err(fail(Error::InvalidCredentials)));
     };
-    let t = &token_doc.value;
+    let t = &token.value;
     let error = if t.revoked_at.is_some() {
         Some(Error::TokenRevoked)
     } else if t.expires_at.is_some_and(|at| cx.now >= at) {
@@ -124,7 +129,7 @@ async fn check_token(
     if let Some(error) = error {
         return Ok(Err(Failed { error, account: Some(account) }));
     }
-    Ok(Ok(Checked { token: token_doc, account, access }))
+    Ok(Ok(Checked { token, account, access }))
 }
 
 /// Once a secret verified: the account's status, then the channel.
@@ -151,12 +156,12 @@ pub(crate) fn requires_second_factor(account: &AccountHead, channel: Channel) ->
 }
 
 /// Stamps `last_used_at` at most once a minute; any failure is ignored.
-async fn stamp_last_use(cx: &Cx, token: &Doc<TokenDoc>) {
+async fn stamp_last_use(cx: &Cx, token: &Doc<Arc<TokenDoc>>) {
     let due = token.value.last_used_at.is_none_or(|at| cx.now.saturating_sub(at) >= LAST_USE_RESOLUTION_MS);
     if !due {
         return;
     }
-    let mut next = token.value.clone();
+    let mut next = TokenDoc::clone(&token.value);
     next.last_used_at = Some(cx.now);
     let Ok(value) = to_json(&next) else { return };
     // A lost race or a failing store leaves the stamp for the next use; the decision stands.
@@ -176,23 +181,26 @@ pub(crate) fn identity_of(account: &AccountHead, token: Option<&TokenDoc>, chann
     }
 }
 
-fn token_target(token: &str, prefix: &str) -> String {
-    match format::parse(token, prefix) {
-        Ok(p) => format!("token:{}", p.id),
-        Err(_) => "token:".to_owned(),
-    }
+/// An event's target for a presented token: its id when it parses (never its secret).
+fn token_target(token: Option<&format::Parsed<'_>>) -> String {
+    format!("token:{}", token.map_or("", |p| p.id))
 }
 
-/// Hands a data-plane decision to the audit callback only.
+/// Hands a data-plane decision to the audit callback only; builds nothing when no one
+/// takes events.
 fn emit(
     cx: &Cx,
     tenant: Option<&str>,
     actor: Option<&AccountHead>,
     action: &str,
-    target: String,
+    target: impl FnOnce() -> String,
     reason: Option<&str>,
-    d: serde_json::Map<String, Value>,
+    d: impl FnOnce() -> serde_json::Map<String, Value>,
 ) {
+    if !cx.wants_events() {
+        return;
+    }
+    let (target, d) = (target(), d());
     cx.emit(AuditEvent {
         time: cx.now,
         tenant: tenant.map(str::to_owned),
@@ -207,17 +215,18 @@ fn emit(
 
 /// Verifies a token and returns its identity; any failure is raised (R-10..R-13).
 pub(crate) async fn authenticate(cx: &Cx, a: Authenticate) -> Result<Identity> {
-    let target = token_target(a.token.expose(), &cx.engine.options.token_prefix);
+    let parsed = format::parse(a.token.expose(), &cx.engine.options.token_prefix).ok();
+    let target = || token_target(parsed.as_ref());
     let d = || details([("channel", Value::String(a.channel.as_str().to_owned()))]);
-    match check_token(cx, a.token.expose(), a.channel, None).await? {
+    match check_token(cx, parsed.as_ref(), a.channel, None).await? {
         Err(failed) => {
             let owner = failed.account.as_ref().map(|acc| acc.tenant.as_str());
-            emit(cx, owner, failed.account.as_ref(), "auth.authenticate", target, Some(failed.error.code()), d());
+            emit(cx, owner, failed.account.as_deref(), "auth.authenticate", target, Some(failed.error.code()), d);
             Err(failed.error)
         }
         Ok(checked) => {
             stamp_last_use(cx, &checked.token).await;
-            emit(cx, Some(&checked.account.tenant), Some(&checked.account), "auth.authenticate", target, None, d());
+            emit(cx, Some(&checked.account.tenant), Some(&checked.account), "auth.authenticate", target, None, d);
             Ok(identity_of(&checked.account, Some(&checked.token.value), a.channel))
         }
     }
@@ -313,12 +322,13 @@ fn decision_details(q: &Asked<'_>, channel: Option<Channel>) -> serde_json::Map<
 /// only bad arguments and store failures raise.
 pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
-    let target = token_target(a.token.expose(), &cx.engine.options.token_prefix);
-    let d = decision_details(&q, Some(a.channel));
-    match check_token(cx, a.token.expose(), a.channel, Some(&a.tenant)).await? {
+    let parsed = format::parse(a.token.expose(), &cx.engine.options.token_prefix).ok();
+    let target = || token_target(parsed.as_ref());
+    let d = || decision_details(&q, Some(a.channel));
+    match check_token(cx, parsed.as_ref(), a.channel, Some(&a.tenant)).await? {
         Err(failed) => {
             let principal = failed.account.as_ref().map(|acc| acc.principal.as_str());
-            emit(cx, Some(&a.tenant), failed.account.as_ref(), "auth.verify", target, Some(failed.error.code()), d);
+            emit(cx, Some(&a.tenant), failed.account.as_deref(), "auth.verify", target, Some(failed.error.code()), d);
             Ok(denied(&failed.error, principal))
         }
         Ok(checked) => {
@@ -333,7 +343,7 @@ pub(crate) async fn verify(cx: &Cx, a: Verify) -> Result<Decision> {
 
 /// What `authorize` and `effective_permissions` read about their subject, in one round.
 struct Loaded {
-    account: AccountHead,
+    account: Arc<AccountHead>,
     access: Access,
     /// The scopes that bind: a token's as stored, or an identity's own when it has no token.
     scopes: Option<Vec<Scope>>,
@@ -371,7 +381,7 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str, reads: Reads) ->
         Reads::Store => cx.get_many(&keys).await?,
     };
     let mut raw = answers.into_iter();
-    let account = doc_of::<AccountHead>(&a_key, raw.next().flatten())?;
+    let account = account_head(cx, &a_key, raw.next().flatten())?;
     let access = Access {
         tenant: tenant.to_owned(),
         tenant_doc: raw.next().flatten(),
@@ -379,21 +389,19 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str, reads: Reads) ->
         membership: raw.next().flatten(),
     };
     let token = match &token_key {
-        Some(key) => doc_of::<TokenDoc>(key, raw.next().flatten())?.map(|d| d.value),
+        Some(key) => token_doc(cx, key, raw.next().flatten())?.map(|d| d.value),
         None => None,
     };
     let uid = identity.and_then(|i| i.uid.as_deref());
-    let Some(account) =
-        account.map(|a| a.value).filter(|a| !a.deleting && !a.creating && uid.is_none_or(|u| u == a.uid))
-    else {
+    let Some(account) = account.filter(|a| !a.deleting && !a.creating && uid.is_none_or(|u| u == a.uid)) else {
         return Ok(None);
     };
     let (scopes, refused) = match (identity, token_id) {
         (None, _) => (None, None),
         (Some(i), None) => (i.scopes.clone(), None),
-        (Some(_), Some(id)) => match token_refusal(&account.uid, id, token.as_ref(), cx.now) {
+        (Some(_), Some(id)) => match token_refusal(&account.uid, id, token.as_deref(), cx.now) {
             Some(error) => (None, Some(error)),
-            None => (token.and_then(|t| t.scopes), None),
+            None => (token.and_then(|t| t.scopes.clone()), None),
         },
     };
     Ok(Some(Loaded { account, access, scopes, refused }))
@@ -403,9 +411,9 @@ async fn load_subject(cx: &Cx, subject: &Subject, tenant: &str, reads: Reads) ->
 /// token is checked again in the same read round: its failure is the decision's reason.
 pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
     let q = asked(&a.tenant, &a.permission, &a.resource)?;
-    let d = decision_details(&q, None);
+    let d = || decision_details(&q, None);
     let Some(loaded) = load_subject(cx, &a.identity_or_principal, &a.tenant, Reads::MayBeRecent).await? else {
-        let target = a.identity_or_principal.principal().to_owned();
+        let target = || a.identity_or_principal.principal().to_owned();
         emit(cx, Some(&a.tenant), None, "auth.authorize", target, Some("not_found"), d);
         return Ok(denied(&Error::not_found(""), None));
     };
@@ -415,7 +423,7 @@ pub(crate) async fn authorize(cx: &Cx, a: Authorize) -> Result<Decision> {
         None => decide(cx, account, &loaded.access, loaded.scopes.as_deref(), &q)?,
     };
     let reason = (!decision.allowed).then_some(decision.reason.as_str());
-    emit(cx, Some(&a.tenant), Some(account), "auth.authorize", account.principal.clone(), reason, d);
+    emit(cx, Some(&a.tenant), Some(account), "auth.authorize", || account.principal.clone(), reason, d);
     Ok(decision)
 }
 

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::audit::AuditEvent;
 use crate::authz::compiled::Cache;
 use crate::call::{Answer, Call, Request};
+use crate::docs::{AccountHead, TokenDoc};
 use crate::error::{Error, Result};
 use crate::op::{Env, Op, Step};
+use crate::parsed::ParsedDocs;
 use crate::recent::RecentDocs;
 pub use crate::recent::MAX_STALENESS_LIMIT_MS;
 use crate::store::{Store, StoreRequest};
@@ -50,6 +52,8 @@ pub(crate) struct Inner {
     pub options: Options,
     cache: Mutex<Cache>,
     recent: Mutex<RecentDocs>,
+    tokens: Mutex<ParsedDocs<TokenDoc>>,
+    accounts: Mutex<ParsedDocs<AccountHead>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -68,6 +72,17 @@ impl Inner {
     pub fn recent(&self) -> MutexGuard<'_, RecentDocs> {
         // Every change under the lock is one insert or one clear: a poisoned map is still whole.
         self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Token documents the data plane parsed.
+    pub fn tokens(&self) -> MutexGuard<'_, ParsedDocs<TokenDoc>> {
+        // One insert or one clear under the lock, as above.
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Account heads the data plane parsed.
+    pub fn accounts(&self) -> MutexGuard<'_, ParsedDocs<AccountHead>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -110,8 +125,8 @@ impl Engine {
                 format!("must be an integer from 0 to {MAX_STALENESS_LIMIT_MS} (one day)"),
             ));
         }
-        let (cache, recent) = (Mutex::default(), Mutex::default());
-        Ok(Engine { inner: Arc::new(Inner { options, cache, recent }) })
+        let (cache, recent, tokens, accounts) = Default::default();
+        Ok(Engine { inner: Arc::new(Inner { options, cache, recent, tokens, accounts }) })
     }
 
     /// The options the engine was made with.
@@ -184,7 +199,10 @@ impl Engine {
     /// Runs an operation to completion against a synchronous store (the sync driver). Returns
     /// the answer and the events for the host's audit callback.
     pub fn run<S: Store + ?Sized>(&self, store: &S, call: Call, env: Env) -> (Result<Answer>, Vec<AuditEvent>) {
-        let mut op = self.start(call, env);
+        Engine::drive(store, self.start(call, env))
+    }
+
+    fn drive<S: Store + ?Sized>(store: &S, mut op: Op) -> (Result<Answer>, Vec<AuditEvent>) {
         let answer = loop {
             match op.step() {
                 Step::Need(requests) => op.provide(StoreRequest::run_batch(&requests, store)),
@@ -256,8 +274,11 @@ impl<S: Store, E: Environment> Keyward<S, E> {
 
     /// Runs an operation given as data.
     pub fn call(&self, call: Call) -> Result<Answer> {
-        let env = Env { now: self.env.now(), seed: self.env.seed() };
-        let (answer, events) = self.engine.run(&self.store, call, env);
+        // Decisions draw no random bytes and, without a callback, build no events.
+        let seed = if call.draws_randomness() { self.env.seed() } else { [0; 32] };
+        let op = self.engine.start(call, Env { now: self.env.now(), seed });
+        let op = if self.audit.is_some() { op } else { op.without_events() };
+        let (answer, events) = Engine::drive(&self.store, op);
         if let Some(callback) = &self.audit {
             for event in &events {
                 // a failing callback changes no outcome, a panicking one included.

@@ -48,6 +48,7 @@ pub mod error;
 pub mod filter;
 pub mod host;
 pub mod op;
+mod parsed;
 pub mod passwords;
 mod recent;
 pub mod records;

@@ -29,6 +29,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -76,8 +77,7 @@ type OpFuture = Pin<Box<dyn Future<Output = Result<Answer>> + Send>>;
 /// One running operation. Drive it with [`Op::step`] and [`Op::provide`].
 pub struct Op {
     future: Option<OpFuture>,
-    io: Arc<Mutex<Exchange>>,
-    events: Arc<Mutex<Vec<AuditEvent>>>,
+    cx: Arc<Cx>,
     awaiting_replies: bool,
 }
 
@@ -104,16 +104,23 @@ impl Op {
         F: FnOnce(Arc<Cx>) -> Fut,
         Fut: Future<Output = Result<Answer>> + Send + 'static,
     {
-        let io = Arc::new(Mutex::new(Exchange::default()));
-        let events = Arc::new(Mutex::new(Vec::new()));
         let cx = Arc::new(Cx {
             engine,
             now: env.now,
             rng: Mutex::new(Rng::new(env.seed)),
-            io: Arc::clone(&io),
-            events: Arc::clone(&events),
+            io: Mutex::default(),
+            events: Mutex::default(),
+            quiet: AtomicBool::new(false),
         });
-        Op { future: Some(Box::pin(body(cx))), io, events, awaiting_replies: false }
+        Op { future: Some(Box::pin(body(Arc::clone(&cx)))), cx, awaiting_replies: false }
+    }
+
+    /// Tells the operation that nobody will take its events (the host has no audit callback,
+    /// decisions then build none. Events a mutation stores are written all the same.
+    /// Call it before the first [`Op::step`].
+    pub fn without_events(self) -> Op {
+        self.cx.quiet.store(true, Ordering::Relaxed);
+        self
     }
 
     /// Advances the operation until it needs the store or is done.
@@ -133,7 +140,7 @@ impl Op {
                 self.future = None;
                 Step::Done(answer)
             }
-            Poll::Pending => match lock(&self.io).requests.take() {
+            Poll::Pending => match lock(&self.cx.io).requests.take() {
                 Some(requests) => {
                     self.awaiting_replies = true;
                     Step::Need(requests)
@@ -149,14 +156,14 @@ impl Op {
     /// Hands the host's replies to the last batch, one per request, in request order.
     pub fn provide(&mut self, replies: Vec<StoreReply>) {
         self.awaiting_replies = false;
-        lock(&self.io).replies = Some(replies);
+        lock(&self.cx.io).replies = Some(replies);
     }
 
     /// Takes the audit events produced so far, for the host's audit callback. Stored
     /// events are already among the writes; these are the same events plus the data-plane
     /// decisions, which are never stored.
     pub fn take_events(&mut self) -> Vec<AuditEvent> {
-        std::mem::take(&mut *lock(&self.events))
+        std::mem::take(&mut *lock(&self.cx.events))
     }
 }
 
@@ -165,8 +172,10 @@ pub(crate) struct Cx {
     pub engine: Arc<Inner>,
     pub now: i64,
     rng: Mutex<Rng>,
-    io: Arc<Mutex<Exchange>>,
-    events: Arc<Mutex<Vec<AuditEvent>>>,
+    io: Mutex<Exchange>,
+    events: Mutex<Vec<AuditEvent>>,
+    /// Set by [`Op::without_events`]: no one takes the events.
+    quiet: AtomicBool,
 }
 
 /// A document read from the store, with the version to compare against when writing it back.
@@ -411,14 +420,23 @@ impl Cx {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Whether anyone takes this operation's events: the data plane builds none otherwise.
+    pub fn wants_events(&self) -> bool {
+        !self.quiet.load(Ordering::Relaxed)
+    }
+
     /// Records an event for the host's audit callback, token-shaped text redacted and
     /// caller text clipped.
     pub fn emit(&self, event: AuditEvent) {
-        self.emit_sanitized(event.sanitized());
+        if self.wants_events() {
+            self.emit_sanitized(event.sanitized());
+        }
     }
 
     /// Records an event that has been through [`AuditEvent::sanitized`] already.
     pub(crate) fn emit_sanitized(&self, event: AuditEvent) {
-        lock(&self.events).push(event);
+        if self.wants_events() {
+            lock(&self.events).push(event);
+        }
     }
 }

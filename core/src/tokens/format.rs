@@ -99,9 +99,9 @@ pub fn parse<'a>(token: &'a str, prefix: &str) -> Result<Parsed<'a>> {
     Ok(Parsed { id, secret })
 }
 
-/// Hex SHA-256 of the secret, or HMAC-SHA-256 under the pepper.
-pub fn hash_secret(secret: &str, pepper: Option<&[u8]>) -> String {
-    let digest: [u8; 32] = match pepper {
+/// SHA-256 of the secret, or HMAC-SHA-256 under the pepper.
+pub fn digest_secret(secret: &str, pepper: Option<&[u8]>) -> [u8; 32] {
+    match pepper {
         Some(key) => match Hmac::<Sha256>::new_from_slice(key) {
             Ok(mut mac) => {
                 mac.update(secret.as_bytes());
@@ -111,13 +111,40 @@ pub fn hash_secret(secret: &str, pepper: Option<&[u8]>) -> String {
             Err(_) => Sha256::digest(secret.as_bytes()).into(),
         },
         None => Sha256::digest(secret.as_bytes()).into(),
-    };
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
-/// Compares a computed hash with the stored one in constant time.
-pub fn hashes_equal(computed: &str, stored: &str) -> bool {
-    computed.len() == stored.len() && bool::from(computed.as_bytes().ct_eq(stored.as_bytes()))
+/// The digest as stored: lower-case hex.
+pub fn hash_secret(secret: &str, pepper: Option<&[u8]>) -> String {
+    let hex = |nibble: u8| char::from(if nibble < 10 { b'0' + nibble } else { b'a' + nibble - 10 });
+    let mut out = String::with_capacity(64);
+    for b in digest_secret(secret, pepper) {
+        out.push(hex(b >> 4));
+        out.push(hex(b & 0xf));
+    }
+    out
+}
+
+/// Compares a computed digest with the stored hex in constant time: the stored text is
+/// decoded into bytes (anything but 64 lower-case hex digits matches nothing) and compared as
+/// bytes, with no allocation.
+pub fn digest_matches(computed: &[u8; 32], stored_hex: &str) -> bool {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut stored = [0u8; 32];
+    let mut well_formed = stored_hex.len() == 64;
+    for (byte, pair) in stored.iter_mut().zip(stored_hex.as_bytes().chunks_exact(2)) {
+        match (pair.first().copied().and_then(nibble), pair.get(1).copied().and_then(nibble)) {
+            (Some(hi), Some(lo)) => *byte = hi << 4 | lo,
+            _ => well_formed = false,
+        }
+    }
+    // Compare even a malformed reference, so the time taken does not depend on it.
+    let equal = bool::from(computed.ct_eq(&stored));
+    well_formed && equal
 }
 
 #[cfg(test)]
@@ -182,7 +209,10 @@ mod tests {
         assert_ne!(plain, peppered);
         // Python: hashlib.sha256(b"s3cret").hexdigest()
         assert_eq!(plain, "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0");
-        assert!(hashes_equal(&plain, &hash_secret("s3cret", None)));
-        assert!(!hashes_equal(&plain, &peppered));
+        assert!(digest_matches(&digest_secret("s3cret", None), &plain));
+        assert!(!digest_matches(&digest_secret("s3cret", None), &peppered));
+        assert!(digest_matches(&digest_secret("s3cret", Some(b"pepper")), &peppered));
+        assert!(!digest_matches(&digest_secret("s3cret", None), ""));
+        assert!(!digest_matches(&digest_secret("s3cret", None), &plain.to_uppercase()));
     }
 }
