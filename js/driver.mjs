@@ -179,7 +179,7 @@ export function createKeyward(native, shape = {}) {
       try {
         // Not a number: NaN, which the core refuses as `invalid_argument` like any bad value.
         const staleness = typeof maxStalenessMs === 'number' ? maxStalenessMs : NaN;
-        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes, staleness);
+        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes, staleness, audit != null);
       } catch (e) {
         const text = e instanceof Error ? e.message : e;
         let data;

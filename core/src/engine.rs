@@ -8,11 +8,11 @@ use crate::authz::compiled::Cache;
 use crate::call::{Answer, Call, Request};
 use crate::docs::{AccountHead, TokenDoc};
 use crate::error::{Error, Result};
-use crate::op::{Env, Op, Step};
+use crate::op::{Env, Op};
 use crate::parsed::ParsedDocs;
 use crate::recent::RecentDocs;
 pub use crate::recent::MAX_STALENESS_LIMIT_MS;
-use crate::store::{Store, StoreRequest};
+use crate::store::Store;
 use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
 /// Engine options (API.md "Engine").
@@ -199,17 +199,7 @@ impl Engine {
     /// Runs an operation to completion against a synchronous store (the sync driver). Returns
     /// the answer and the events for the host's audit callback.
     pub fn run<S: Store + ?Sized>(&self, store: &S, call: Call, env: Env) -> (Result<Answer>, Vec<AuditEvent>) {
-        Engine::drive(store, self.start(call, env))
-    }
-
-    fn drive<S: Store + ?Sized>(store: &S, mut op: Op) -> (Result<Answer>, Vec<AuditEvent>) {
-        let answer = loop {
-            match op.step() {
-                Step::Need(requests) => op.provide(StoreRequest::run_batch(&requests, store)),
-                Step::Done(answer) => break answer,
-            }
-        };
-        (answer, op.take_events())
+        self.start(call, env).run_on(store)
     }
 }
 
@@ -275,10 +265,12 @@ impl<S: Store, E: Environment> Keyward<S, E> {
     /// Runs an operation given as data.
     pub fn call(&self, call: Call) -> Result<Answer> {
         // Decisions draw no random bytes and, without a callback, build no events.
-        let seed = if call.draws_randomness() { self.env.seed() } else { [0; 32] };
-        let op = self.engine.start(call, Env { now: self.env.now(), seed });
-        let op = if self.audit.is_some() { op } else { op.without_events() };
-        let (answer, events) = Engine::drive(&self.store, op);
+        let op =
+            crate::host::start_call(&self.engine, call, self.env.now(), || Ok(self.env.seed()), self.audit.is_some());
+        let (answer, events) = match op {
+            Ok(op) => op.run_on(&self.store),
+            Err(e) => (Err(e), Vec::new()),
+        };
         if let Some(callback) = &self.audit {
             for event in &events {
                 // a failing callback changes no outcome, a panicking one included.

@@ -234,6 +234,21 @@ pub fn events_value(op: &mut crate::Op) -> Value {
     camel_value(&op.take_events())
 }
 
+/// Starts a call as a host does: random bytes drawn only for a call that uses them
+/// ([`crate::Call::draws_randomness`]), and no events built when `events` is false (the host
+/// has no audit callback, R-80).
+pub fn start_call(
+    engine: &crate::Engine,
+    call: crate::Call,
+    now: i64,
+    seed: impl FnOnce() -> crate::Result<[u8; 32]>,
+    events: bool,
+) -> crate::Result<crate::Op> {
+    let seed = if call.draws_randomness() { seed()? } else { [0; 32] };
+    let op = engine.start(call, crate::Env { now, seed });
+    Ok(if events { op } else { op.without_events() })
+}
+
 /// Runs a JavaScript-style call to completion on a synchronous store in one go (the built-in
 /// store's single crossing): `{"done": answer, "events": [...]}` or `{"error": ..., "events"}`.
 pub fn run_js_value<S: crate::Store + ?Sized>(
@@ -243,12 +258,13 @@ pub fn run_js_value<S: crate::Store + ?Sized>(
     args: Vec<Value>,
     now: i64,
     seed: impl FnOnce() -> crate::Result<[u8; 32]>,
+    events: bool,
 ) -> Value {
-    let mut events = Value::Array(Vec::new());
+    let mut produced_events = Value::Array(Vec::new());
     let result = guarded(|| {
         let call = crate::Call::from_json(call_json_from_js(op, args)?)?;
-        let (answer, produced) = engine.run(store, call, crate::Env { now, seed: seed()? });
-        events = camel_value(&produced);
+        let (answer, produced) = start_call(engine, call, now, seed, events)?.run_on(store);
+        produced_events = camel_value(&produced);
         answer
     });
     let mut value = match result {
@@ -256,7 +272,7 @@ pub fn run_js_value<S: crate::Store + ?Sized>(
         Err(e) => error_value(&e),
     };
     if let Value::Object(map) = &mut value {
-        map.insert("events".into(), events);
+        map.insert("events".into(), produced_events);
     }
     value
 }
@@ -268,11 +284,9 @@ pub fn start_js(
     args: Vec<Value>,
     now: i64,
     seed: impl FnOnce() -> crate::Result<[u8; 32]>,
+    events: bool,
 ) -> crate::Result<crate::Op> {
-    guarded(|| {
-        let call = crate::Call::from_json(call_json_from_js(op, args)?)?;
-        Ok(engine.start(call, crate::Env { now, seed: seed()? }))
-    })
+    guarded(|| start_call(engine, crate::Call::from_json(call_json_from_js(op, args)?)?, now, seed, events))
 }
 
 /// The signature table as JSON: `[{op, positional, required, keywords}]`.

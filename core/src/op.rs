@@ -159,6 +159,19 @@ impl Op {
         lock(&self.cx.io).replies = Some(replies);
     }
 
+    /// Runs the operation to completion against a synchronous store, each batch of reads in
+    /// one [`crate::Store::get_many`] call; returns the answer and the events for the host's
+    /// audit callback.
+    pub fn run_on<S: crate::Store + ?Sized>(mut self, store: &S) -> (Result<Answer>, Vec<AuditEvent>) {
+        let answer = loop {
+            match self.step() {
+                Step::Need(requests) => self.provide(StoreRequest::run_batch(&requests, store)),
+                Step::Done(answer) => break answer,
+            }
+        };
+        (answer, self.take_events())
+    }
+
     /// Takes the audit events produced so far, for the host's audit callback. Stored
     /// events are already among the writes; these are the same events plus the data-plane
     /// decisions, which are never stored.

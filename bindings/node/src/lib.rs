@@ -120,6 +120,9 @@ impl NativeOp {
 #[napi]
 pub struct NativeEngine {
     engine: Engine,
+    /// Whether the JavaScript engine has an audit callback: without one, decisions build no
+    /// events.
+    events: bool,
 }
 
 #[napi]
@@ -132,6 +135,7 @@ impl NativeEngine {
         token_prefix: String,
         pepper_json: Option<String>,
         max_staleness_ms: f64,
+        events: bool,
     ) -> napi::Result<NativeEngine> {
         let pepper = match pepper_json.map(|p| serde_json::from_str::<Vec<u8>>(&p)) {
             None => None,
@@ -143,14 +147,15 @@ impl NativeEngine {
         };
         keyward_core::host::max_staleness_ms(max_staleness_ms)
             .and_then(|max_staleness_ms| Engine::new(Options { domain, token_prefix, pepper, max_staleness_ms }))
-            .map(|engine| NativeEngine { engine })
+            .map(|engine| NativeEngine { engine, events })
             .map_err(|e| napi::Error::from_reason(text(&error_value(&e))))
     }
 
     /// Starts an operation from the JavaScript argument list (JSON).
     #[napi]
     pub fn start(&self, op: String, args_json: String, now: f64) -> NativeOp {
-        let started = args(&args_json).and_then(|args| start_js(&self.engine, &op, args, now as i64, seed));
+        let started =
+            args(&args_json).and_then(|args| start_js(&self.engine, &op, args, now as i64, seed, self.events));
         NativeOp { op: started.map_err(Some) }
     }
 
@@ -159,7 +164,7 @@ impl NativeEngine {
     #[napi]
     pub fn run_memory(&self, store: &NativeMemoryStore, op: String, args_json: String, now: f64) -> String {
         match args(&args_json) {
-            Ok(args) => text(&run_js_value(&self.engine, &store.inner, &op, args, now as i64, seed)),
+            Ok(args) => text(&run_js_value(&self.engine, &store.inner, &op, args, now as i64, seed, self.events)),
             Err(e) => text(&error_value(&e)),
         }
     }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use keyward_core::host::{guarded, SIGNATURES};
 use keyward_core::{
-    AuditEvent, Call, Entry, Env, Error, MemoryStore, Op, Options, Step, Store, StoreFailure, StoreRequest, Versioned,
+    AuditEvent, Call, Entry, Error, MemoryStore, Op, Options, Step, Store, StoreFailure, StoreRequest, Versioned,
 };
 use pyo3::exceptions::{PyException, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -412,16 +412,14 @@ impl PyEngine {
     }
 
     /// Runs a parsed call to its end: the answer as JSON and the events for the audit callback.
-    fn drive(&self, py: Python<'_>, call: Call, env: Env) -> (Outcome, Option<PyErr>) {
-        let slow = call.hashes_password();
-        let engine = self.engine.clone();
+    fn drive(&self, py: Python<'_>, mut op: Op, slow: bool) -> (Outcome, Option<PyErr>) {
         match &self.store {
             StoreKind::Builtin(store) => {
                 let store = Arc::clone(store);
                 let run = move || -> Outcome {
                     let mut events = Vec::new();
                     let answer = guarded(|| {
-                        let (answer, evs) = engine.run(&*store, call, env);
+                        let (answer, evs) = op.run_on(&*store);
                         events = evs;
                         answer.and_then(answer_json)
                     });
@@ -434,7 +432,6 @@ impl PyEngine {
                 let host = HostStore::new(store);
                 let mut events = Vec::new();
                 let answer = guarded(|| {
-                    let mut op: Op = engine.start(call, env);
                     let answer = loop {
                         let step = if slow { py.detach(|| op.step()) } else { op.step() };
                         match step {
@@ -470,13 +467,17 @@ impl PyEngine {
         }
         let prepared = guarded(|| {
             let call = Call::from_json(serde_json::json!({ "op": op, "args": args }))?;
+            let slow = call.hashes_password();
             let now = self.now(py)?;
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| internal(format!("no randomness from the OS: {e}")))?;
-            Ok((call, Env { now, seed }))
+            let seed = || {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| internal(format!("no randomness from the OS: {e}")))?;
+                Ok(seed)
+            };
+            Ok((keyward_core::host::start_call(&self.engine, call, now, seed, self.audit.is_some())?, slow))
         });
-        let (call, env) = prepared.map_err(|e| py_error(py, &e))?;
-        let ((answer, events), pending) = self.drive(py, call, env);
+        let (op, slow) = prepared.map_err(|e| py_error(py, &e))?;
+        let ((answer, events), pending) = self.drive(py, op, slow);
         self.deliver(py, &events);
         if let Some(err) = pending {
             return Err(err);

@@ -110,6 +110,9 @@ impl NativeOp {
 #[wasm_bindgen]
 pub struct NativeEngine {
     engine: Engine,
+    /// Whether the JavaScript engine has an audit callback: without one, decisions build no
+    /// events.
+    events: bool,
 }
 
 #[wasm_bindgen]
@@ -121,17 +124,18 @@ impl NativeEngine {
         token_prefix: String,
         pepper: Option<Vec<u8>>,
         max_staleness_ms: f64,
+        events: bool,
     ) -> Result<NativeEngine, JsValue> {
         keyward_core::host::max_staleness_ms(max_staleness_ms)
             .and_then(|max_staleness_ms| Engine::new(Options { domain, token_prefix, pepper, max_staleness_ms }))
-            .map(|engine| NativeEngine { engine })
+            .map(|engine| NativeEngine { engine, events })
             .map_err(|e| to_js(&error_value(&e)))
     }
 
     /// Starts an operation from the JavaScript argument list.
     pub fn start(&self, op: &str, args: JsValue, now: f64) -> NativeOp {
-        let started =
-            from_js::<Vec<Value>>(args, "args").and_then(|args| start_js(&self.engine, op, args, now as i64, seed));
+        let started = from_js::<Vec<Value>>(args, "args")
+            .and_then(|args| start_js(&self.engine, op, args, now as i64, seed, self.events));
         NativeOp { op: started.map_err(Some) }
     }
 
@@ -140,7 +144,7 @@ impl NativeEngine {
     #[wasm_bindgen(js_name = runMemory)]
     pub fn run_memory(&self, store: &NativeMemoryStore, op: &str, args: JsValue, now: f64) -> JsValue {
         match from_js::<Vec<Value>>(args, "args") {
-            Ok(args) => to_js(&run_js_value(&self.engine, &store.inner, op, args, now as i64, seed)),
+            Ok(args) => to_js(&run_js_value(&self.engine, &store.inner, op, args, now as i64, seed, self.events)),
             Err(e) => to_js(&error_value(&e)),
         }
     }
