@@ -45,8 +45,11 @@ bench/.venv/bin/python -m pip install -q --disable-pip-version-check --force-rei
 # Rust: criterion (medians from $target/criterion/**/new/estimates.json).
 $CARGO bench -p keyward-bench --bench verify 2>&1 | tee "$KEYWARD_BENCH_OUT/verify.log" | grep -E '^[a-z]+/|time:|filled' || true
 $CARGO bench -p keyward-bench --bench stores 2>&1 | tee "$KEYWARD_BENCH_OUT/stores.log" | grep -E '^[a-z]+/|time:|queries' || true
-grep -q 'time:' "$KEYWARD_BENCH_OUT/verify.log" || { tail -20 "$KEYWARD_BENCH_OUT/verify.log"; exit 1; }
-grep -q 'time:' "$KEYWARD_BENCH_OUT/stores.log" || { tail -20 "$KEYWARD_BENCH_OUT/stores.log"; exit 1; }
+for log in verify stores; do
+  if ! grep -q 'time:' "$KEYWARD_BENCH_OUT/$log.log" || grep -q 'panicked' "$KEYWARD_BENCH_OUT/$log.log"; then
+    tail -20 "$KEYWARD_BENCH_OUT/$log.log"; exit 1
+  fi
+done
 
 # Python and Node.
 bench/.venv/bin/python bench/python/verify.py > "$KEYWARD_BENCH_OUT/python.json"
