@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark of issue 10 in one run on this machine, then BENCHMARKS.md.
-#   scripts/bench.sh           the full run (about 15 min on 2 cores); needs KEYWARD_TEST_PG_URL
+#   scripts/bench.sh           the full run (about 27 min on 2 cores, 15 of them filling the
+#                              1 M-token store); needs KEYWARD_TEST_PG_URL
 #                              (run it through scripts/with-postgres.sh, as `make bench` does)
 #   scripts/bench.sh --smoke   builds the benchmarks and runs one tiny iteration of each
 #                              (`make bench-smoke`); PostgreSQL is skipped when the URL is unset

@@ -342,8 +342,11 @@ if missed:
 
 w("## Reproducing")
 w("")
-w("`make bench` (about 15 minutes on 2 cores: it builds `@keyward/wasm`, `@keyward/node` and a "
-  "release wheel, then runs everything through `scripts/with-postgres.sh`) rewrites this file. "
+w(f"`make bench` ({seconds} s here: it builds `@keyward/wasm`, `@keyward/node` and a release wheel, "
+  "then runs everything through `scripts/with-postgres.sh`) rewrites this file. Most of the time is "
+  "filling the 1 M-token store through the engine: `add_group_member` answers the group with its "
+  "members, so each call reads every membership of the tenant and the fill is quadratic in "
+  "accounts (20,000 at 1 M tokens). "
   "`make bench-smoke` builds the benchmarks and runs one tiny iteration of each (part of "
   "`make test`). `KEYWARD_BENCH_TOKENS=1000,100000` limits the Rust token counts and "
   "`KEYWARD_BENCH_SECS` sets criterion's measurement time while developing.")
