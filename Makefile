@@ -12,7 +12,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
-.PHONY: cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: bench-smoke cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
 ## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
@@ -178,9 +178,25 @@ python-venv:
 	  { $(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_TOOLS) && \
 	    echo '$(PY_TOOLS)' > $(VENV)/.keyward-tools; }
 
-## bench: criterion benchmarks of verify and authorize (medians go to BENCHMARKS.md)
-bench:
-	$(CARGO) bench -p keyward-core --bench decisions
+## bench: every benchmark of issue 10 in one run (bench/, scripts/bench.sh): Rust verify and
+## authorize with 1 k to 1 M tokens beside the floor, jsonwebtoken, cedar-policy and casbin; the
+## SQL stores (a private PostgreSQL cluster); Python, @keyward/node and @keyward/wasm beside
+## their peers; wasm size and cold start. Writes BENCHMARKS.md. Never part of `make test`.
+bench: toolchain bench/node/node_modules/.package-lock.json
+	scripts/with-postgres.sh scripts/bench.sh
+
+## bench-smoke: builds the benchmarks and runs one tiny iteration of each (Rust on a private
+## PostgreSQL cluster; Python with .venv's debug build, the peers installed beside it)
+bench-smoke: toolchain wasm node-native python-develop bench/node/node_modules/.package-lock.json
+	@grep -qxF '$(BENCH_PY_PEERS)' $(VENV)/.keyward-bench-peers 2>/dev/null || \
+	  { $(VENV)/bin/python -m pip install -q --disable-pip-version-check -r bench/python/requirements.txt && \
+	    echo '$(BENCH_PY_PEERS)' > $(VENV)/.keyward-bench-peers; }
+	BENCH_PYTHON=$(VENV)/bin/python scripts/with-postgres.sh scripts/bench.sh --smoke
+
+BENCH_PY_PEERS = $(shell grep -v '^\#' bench/python/requirements.txt | paste -sd' ' -)
+
+bench/node/node_modules/.package-lock.json: bench/node/package-lock.json
+	cd bench/node && npm ci --no-audit --no-fund --loglevel=error
 
 ## fmt: format the code
 fmt:
