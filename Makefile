@@ -38,6 +38,7 @@ test: toolchain lint
 	$(MAKE) e2e-test
 	$(MAKE) cross-host-test
 	$(MAKE) examples-test
+	$(MAKE) bench-smoke
 
 ## sql-test: keyward-sql's stores (SQLite files, a private PostgreSQL cluster that the script
 ## starts and stops) through the store conformance suite and the engine
