@@ -19,14 +19,7 @@ fn service_account(kw: &Keyward<FaultyStore<MemoryStore>, TestEnv>, name: &str, 
 }
 
 fn verify_call(token: &str) -> Call {
-    Verify {
-        token: token.into(),
-        tenant: "acme".into(),
-        permission: "models:read".into(),
-        resource: "*".into(),
-        channel: Channel::Api,
-    }
-    .into_call()
+    support::verify_request(token).into_call()
 }
 
 /// Drives a call, returning the answer and the batches the host was asked for.

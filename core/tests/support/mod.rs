@@ -28,18 +28,61 @@ pub fn token_request(principal: &str) -> keyward_core::CreateToken {
     }
 }
 
-/// The reason `verify` gives for `token` asking `models:read` in `acme`: `"allowed"` or the
-/// code that denied it.
-pub fn verify_reason<S: Store, E: Environment>(kw: &keyward_core::Keyward<S, E>, token: &str) -> String {
-    kw.run(keyward_core::Verify {
+/// `verify` of `token` asking `models:read` on anything in `acme`, on channel `api`.
+pub fn verify_request(token: &str) -> keyward_core::Verify {
+    keyward_core::Verify {
         token: token.into(),
         tenant: "acme".into(),
         permission: "models:read".into(),
         resource: "*".into(),
         channel: keyward_core::Channel::Api,
-    })
-    .unwrap()
-    .reason
+    }
+}
+
+/// The reason `verify` gives for `token` asking `models:read` in `acme`: `"allowed"` or the
+/// code that denied it.
+pub fn verify_reason<S: Store, E: Environment>(kw: &keyward_core::Keyward<S, E>, token: &str) -> String {
+    kw.run(verify_request(token)).unwrap().reason
+}
+
+/// A store that counts every call made to it (`get_many` is one call).
+#[derive(Default)]
+pub struct Counting<S> {
+    pub inner: S,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl<S> Counting<S> {
+    /// Calls made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<S: Store> Store for Counting<S> {
+    fn get(&self, key: &str) -> Result<Option<Versioned>, StoreFailure> {
+        self.count();
+        self.inner.get(key)
+    }
+    fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
+        self.count();
+        self.inner.put(key, value, expected)
+    }
+    fn delete(&self, key: &str, expected: u64) -> Result<bool, StoreFailure> {
+        self.count();
+        self.inner.delete(key, expected)
+    }
+    fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>, StoreFailure> {
+        self.count();
+        self.inner.list(prefix, after, limit)
+    }
+    fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Versioned>>, StoreFailure> {
+        self.count();
+        self.inner.get_many(keys)
+    }
 }
 
 /// A `create_service_account` in `acme` by `ROOT`, with a role or none.
