@@ -12,7 +12,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
-.PHONY: bench-smoke cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: stubs bench-smoke cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
 ## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
@@ -30,7 +30,7 @@ walkthrough:
 ## on a private PostgreSQL cluster), then the Python package's and both npm packages' tests
 ## (each replays tests/conformance with its built-in store and a host store)
 test: toolchain lint
-	$(CARGO) test -p keyward-core
+	$(CARGO) test -p keyward-core -p keyward-stubs
 	$(MAKE) sql-test
 	$(MAKE) cli-test
 	$(MAKE) python-test
@@ -39,6 +39,12 @@ test: toolchain lint
 	$(MAKE) cross-host-test
 	$(MAKE) examples-test
 	$(MAKE) bench-smoke
+
+## stubs: rewrite what is generated from the operation table in core/src/call.rs (the Python
+## methods and stubs, the JavaScript driver's table, the TypeScript method declarations);
+## `make test` fails while any of them is stale
+stubs:
+	$(CARGO) run -q -p keyward-stubs
 
 ## sql-test: keyward-sql's stores (SQLite files, a private PostgreSQL cluster that the script
 ## starts and stops) through the store conformance suite and the engine

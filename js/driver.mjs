@@ -1,6 +1,6 @@
 // The JavaScript driver of Keyward, written once and copied into both npm packages
 // (@keyward/wasm and @keyward/node) by the build. It turns a native half — WebAssembly or
-// N-API, both exposing NativeEngine, NativeOp, NativeMemoryStore and signatures() — into the
+// N-API, both exposing NativeEngine, NativeOp and NativeMemoryStore — into the
 // public API of API.md: `new Engine({ store, domain, tokenPrefix, clock, audit, pepper })` whose
 // methods (camelCase) always return Promises.
 //
@@ -9,7 +9,6 @@
 // failures into `failed` replies (R-94), hands events to the audit callback (R-80) and throws
 // errors with `.code`.
 
-/** @typedef {{ json: boolean }} NativeShape  json: values cross as JSON text (N-API) */
 
 const CODES = [
   'invalid_argument', 'invalid_filter', 'invalid_credentials', 'token_expired', 'token_revoked',
@@ -43,13 +42,11 @@ function version(v, call) {
 }
 
 /**
- * @param {object} native  the native half
- * @param {{ json?: boolean }} [shape]  whether values cross as JSON text
+ * @param {object} native  the native half; values cross it as JSON text
  */
-export function createKeyward(native, shape = {}) {
-  const json = Boolean(shape.json);
-  const out = json ? (v) => JSON.stringify(v) : (v) => v;
-  const back = json ? (v) => JSON.parse(v) : (v) => v;
+export function createKeyward(native) {
+  const out = (v) => JSON.stringify(v);
+  const back = (v) => JSON.parse(v);
 
   /** An error of the engine: `.code` is one of SPEC §12's codes. */
   class KeywardError extends Error {
@@ -179,7 +176,7 @@ export function createKeyward(native, shape = {}) {
       try {
         // Not a number: NaN, which the core refuses as `invalid_argument` like any bad value.
         const staleness = typeof maxStalenessMs === 'number' ? maxStalenessMs : NaN;
-        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && json ? JSON.stringify(Array.from(bytes)) : bytes, staleness, audit != null);
+        this.#native = new native.NativeEngine(domain, tokenPrefix, bytes && JSON.stringify(Array.from(bytes)), staleness, audit != null);
       } catch (e) {
         const text = e instanceof Error ? e.message : e;
         let data;
@@ -233,10 +230,11 @@ export function createKeyward(native, shape = {}) {
       return Math.floor(t);
     }
 
-    async _call(op, args) {
-      while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+    /** Runs operation `spec` with a JavaScript argument list. */
+    async _call(spec, args) {
+      const [op, named] = namedArgs(spec, args);
       const now = this.#now();
-      const argsOut = out(args);
+      const argsOut = out(named);
       if (this.#memory) {
         const r = back(guard(() => this.#native.runMemory(this.#memory, op, argsOut, now)));
         this.#emit(r.events ?? []);
@@ -258,30 +256,104 @@ export function createKeyward(native, shape = {}) {
     }
   }
 
-  // One method per operation of API.md, named in camelCase; the table comes from the core.
-  let signatures = null;
-  const operations = () => (signatures ??= back(guard(() => native.signatures())));
-  for (const op of OPERATIONS) {
-    Object.defineProperty(Engine.prototype, camel(op), {
+  /**
+   * An operation's named arguments (API.md's names) from a JavaScript argument list: the
+   * positional values, then — when the operation has keyword-only parameters — one trailing
+   * options object whose camelCase keys name them. An omitted (undefined or null) optional
+   * positional takes its default; nested values go to the engine as they are.
+   */
+  function namedArgs([op, positional, required, keywords], given) {
+    const args = [...given];
+    let options = null;
+    const last = args[args.length - 1];
+    if (keywords.length > 0 && args.length > required && last !== null && typeof last === 'object' && !Array.isArray(last)) {
+      options = args.pop();
+    }
+    while (args.length > required && args[args.length - 1] == null) args.pop();
+    if (args.length > positional.length) {
+      throw new KeywardError({ code: 'invalid_argument', field: 'args', message: `invalid argument \`args\`: \`${op}\` takes ${positional.length} positional arguments, ${args.length} given` });
+    }
+    const named = {};
+    args.forEach((value, i) => {
+      if (i < required || value != null) named[positional[i]] = value ?? null;
+    });
+    for (const [key, value] of Object.entries(options ?? {})) {
+      const spelled = (k) => k === key || camel(k) === key;
+      const positionalName = positional.find(spelled);
+      if (positionalName !== undefined) {
+        throw new KeywardError({ code: 'invalid_argument', field: positionalName, message: `invalid argument \`${positionalName}\`: \`${op}\` takes it as a positional argument, not an option` });
+      }
+      const name = keywords.find(spelled);
+      if (name === undefined) {
+        // Named only when it looks like a name: an error never echoes what could be a secret.
+        const field = /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key) ? key : 'options';
+        throw new KeywardError({ code: 'invalid_argument', field, message: `invalid argument \`${field}\`: \`${op}\` has no such option` });
+      }
+      if (value !== undefined) named[name] = value;
+    }
+    return [op, named];
+  }
+
+  // One method per operation of API.md, named in camelCase.
+  for (const spec of OPERATIONS) {
+    Object.defineProperty(Engine.prototype, camel(spec[0]), {
       value: function (...args) {
-        return this._call(op, args);
+        return this._call(spec, args);
       },
       writable: true,
       configurable: true,
     });
   }
 
+  /** The operation table: `[{op, positional, required, keywords}]`, names in snake_case. */
+  const operations = () => OPERATIONS.map(([op, positional, required, keywords]) => ({ op, positional, required, keywords }));
+
   return { Engine, MemoryStore, KeywardError, CODES, operations };
 }
 
-// The operations of API.md. A test checks this list against the core's table.
+// The operations of API.md: `[op, positional, required, keywords]`, names as API.md spells
+// them (snake_case).
+// BEGIN GENERATED: operations (make stubs)
 export const OPERATIONS = [
-  'create_tenant', 'get_tenant', 'update_tenant_settings', 'define_role', 'delete_role', 'create_group',
-  'delete_group', 'add_group_member', 'remove_group_member', 'grant_group_permissions',
-  'revoke_group_permissions', 'create_user', 'remove_user', 'sync_directory', 'create_service_account',
-  'get_account', 'list_accounts', 'update_service_account', 'set_role', 'grant_permissions',
-  'revoke_permissions', 'grant_access', 'remove_access', 'disable_account', 'enable_account',
-  'revoke_account', 'delete_account', 'set_password', 'create_token', 'list_tokens', 'rename_token',
-  'revoke_token', 'rotate_token', 'seat_usage', 'audit_log', 'authenticate', 'authenticate_password',
-  'authorize', 'verify', 'effective_permissions',
+  ['create_tenant', ['tenant'], 1, ['admin', 'name', 'settings']],
+  ['get_tenant', ['actor', 'tenant'], 2, []],
+  ['update_tenant_settings', ['actor', 'tenant', 'settings'], 3, []],
+  ['define_role', ['actor', 'tenant', 'role', 'grants'], 4, []],
+  ['delete_role', ['actor', 'tenant', 'role'], 3, []],
+  ['create_group', ['actor', 'tenant', 'group'], 3, ['roles', 'grants']],
+  ['delete_group', ['actor', 'tenant', 'group'], 3, []],
+  ['add_group_member', ['actor', 'tenant', 'group', 'principal'], 4, []],
+  ['remove_group_member', ['actor', 'tenant', 'group', 'principal'], 4, []],
+  ['grant_group_permissions', ['actor', 'tenant', 'group', 'grants'], 4, []],
+  ['revoke_group_permissions', ['actor', 'tenant', 'group', 'grants'], 4, []],
+  ['create_user', ['actor', 'tenant', 'email'], 3, ['name', 'role', 'mfa']],
+  ['remove_user', ['actor', 'tenant', 'email'], 3, []],
+  ['sync_directory', ['actor', 'tenant', 'users'], 3, []],
+  ['create_service_account', ['actor', 'tenant', 'name'], 3, ['description', 'role', 'grants', 'password']],
+  ['get_account', ['actor', 'tenant', 'principal'], 3, []],
+  ['list_accounts', ['actor', 'tenant'], 2, ['filter', 'page_size', 'page_token']],
+  ['update_service_account', ['actor', 'principal'], 2, ['description']],
+  ['set_role', ['actor', 'tenant', 'principal', 'role'], 4, []],
+  ['grant_permissions', ['actor', 'tenant', 'principal', 'grants'], 4, []],
+  ['revoke_permissions', ['actor', 'tenant', 'principal', 'grants'], 4, []],
+  ['grant_access', ['actor', 'tenant', 'principal'], 3, ['role', 'grants']],
+  ['remove_access', ['actor', 'tenant', 'principal'], 3, []],
+  ['disable_account', ['actor', 'principal'], 2, []],
+  ['enable_account', ['actor', 'principal'], 2, []],
+  ['revoke_account', ['actor', 'principal'], 2, []],
+  ['delete_account', ['actor', 'principal'], 2, []],
+  ['set_password', ['actor', 'principal', 'password'], 3, []],
+  ['create_token', ['actor', 'principal'], 2, ['name', 'ttl_days', 'expires_at', 'never_expires', 'scopes']],
+  ['list_tokens', ['actor', 'principal'], 2, []],
+  ['rename_token', ['actor', 'principal', 'token_id', 'name'], 4, []],
+  ['revoke_token', ['actor', 'principal', 'token_id'], 3, []],
+  ['rotate_token', ['actor', 'principal', 'token_id'], 3, ['grace_seconds']],
+  ['seat_usage', ['actor', 'tenant'], 2, []],
+  ['audit_log', ['actor', 'tenant'], 2, ['filter', 'page_size', 'page_token']],
+  ['authenticate', ['token'], 1, ['channel']],
+  ['authenticate_password', ['principal', 'password'], 2, ['channel']],
+  ['authorize', ['identity_or_principal', 'tenant', 'permission', 'resource'], 3, []],
+  ['verify', ['token', 'tenant', 'permission', 'resource'], 3, ['channel']],
+  ['effective_permissions', ['identity_or_principal', 'tenant'], 2, []],
 ];
+// END GENERATED: operations

@@ -4,4 +4,4 @@
 const native = require('./keyward.node');
 const { createKeyward } = require('./driver.cjs');
 
-module.exports = createKeyward(native, { json: true });
+module.exports = createKeyward(native);

@@ -5,13 +5,18 @@
 //! In Rust, each argument struct is also a typed [`Request`]: `keyward.run(CreateToken {..})`
 //! returns a [`TokenCreated`].
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::authz::pattern::{Grant, Scope};
+use crate::engine::Inner;
 use crate::error::{Error, Result};
+use crate::op::{Env, Op};
 use crate::records::*;
 use crate::secret::Secret;
+use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
 fn default_resource() -> String {
     "*".to_owned()
@@ -39,8 +44,8 @@ pub struct IdentityRef {
     pub uid: Option<String>,
     /// The token that made the identity (`None` for a password sign-in). When set, the token
     /// is read again: a revoked, expired or missing one acts for nobody, and its stored scopes
-    /// (not these) apply.
-    #[serde(default)]
+    /// (not these) apply. JavaScript's identities spell it `tokenId`.
+    #[serde(default, alias = "tokenId")]
     pub token_id: Option<String>,
     /// Scopes of the token that made the identity.
     #[serde(default)]
@@ -84,17 +89,77 @@ impl From<&Identity> for Subject {
     }
 }
 
+/// One parameter of an operation, as the table declares it (API.md's order and names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// The name (`snake_case`; JavaScript spells it in camelCase).
+    pub name: &'static str,
+    /// The Rust type, as written in the table (`Option<String>`, `Vec<Grant>`, ...): the stub
+    /// generator maps it to each host's type.
+    pub rust_type: &'static str,
+    /// The function giving its default (`"none"`, `"empty"`, ...); `None`: required.
+    pub default: Option<&'static str>,
+    /// Keyword-only (Python, after `*`; JavaScript's trailing options object), else positional.
+    pub keyword: bool,
+}
+
+impl OpSpec {
+    /// The positional parameters, in order.
+    pub fn positional(&self) -> impl Iterator<Item = &'static ParamSpec> {
+        self.params.iter().filter(|p| !p.keyword)
+    }
+
+    /// The keyword-only parameters.
+    pub fn keywords(&self) -> impl Iterator<Item = &'static ParamSpec> {
+        self.params.iter().filter(|p| p.keyword)
+    }
+
+    /// How many positional parameters are required (the rest have defaults).
+    pub fn required(&self) -> usize {
+        self.positional().filter(|p| p.default.is_none()).count()
+    }
+}
+
+/// One operation, as the table declares it: the single source of dispatch, the hosts'
+/// signatures, the Python methods and stubs and the TypeScript declarations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpSpec {
+    /// The name (`snake_case`, as in API.md).
+    pub op: &'static str,
+    /// What it does, in Markdown: the first line is a summary.
+    pub doc: &'static str,
+    /// Its parameters: the positional ones, then the keyword-only ones.
+    pub params: &'static [ParamSpec],
+    /// The [`Answer`] variant it answers with (`Nothing` for removals).
+    pub answer: &'static str,
+}
+
+const fn param(name: &'static str, rust_type: &'static str, default: &'static str, keyword: bool) -> ParamSpec {
+    ParamSpec { name, rust_type, default: if default.is_empty() { None } else { Some(default) }, keyword }
+}
+
+/// The operation table. Each entry: docs, `name: Variant(positional; keyword-only) ->
+/// AnswerVariant(Type) by handler`. An optional argument carries `= "default_fn"`. From it come
+/// the argument structs, [`Call`], dispatch ([`Call::start`]), [`Call::from_named`] and
+/// [`OPERATIONS`] (which `host` and the stub generator `bindings/stubs` read).
 macro_rules! calls {
-    ($( $(#[$doc:meta])* $variant:ident($args:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty $(= $default:literal)?),* $(,)? }) -> $answer:ident($out:ty); )*) => {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident : $variant:ident(
+            $( $(#[$pattr:meta])* $p:ident : $pty:ty $(= $pdef:literal)? ),* ;
+            $( $(#[$kattr:meta])* $k:ident : $kty:ty $(= $kdef:literal)? ),* $(,)?
+        ) -> $answer:ident($out:ty) by $handler:path;
+    )*) => {
         $(
-            $(#[$doc])*
+            $(#[doc = $doc])*
             #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
             #[serde(deny_unknown_fields)]
-            pub struct $args {
-                $( #[doc = concat!("`", stringify!($field), "`, as API.md names it.")] $(#[$fdoc])* $(#[serde(default = $default)])? pub $field: $ty, )*
+            pub struct $variant {
+                $( #[doc = concat!("`", stringify!($p), "`, as API.md names it.")] $(#[$pattr])* $(#[serde(default = $pdef)])? pub $p: $pty, )*
+                $( #[doc = concat!("`", stringify!($k), "` (keyword-only), as API.md names it.")] $(#[$kattr])* $(#[serde(default = $kdef)])? pub $k: $kty, )*
             }
 
-            impl Request for $args {
+            impl Request for $variant {
                 type Output = $out;
                 fn into_call(self) -> Call {
                     Call::$variant(self)
@@ -102,7 +167,7 @@ macro_rules! calls {
                 fn from_answer(answer: Answer) -> Result<$out> {
                     match answer {
                         Answer::$answer(out) => Ok(out),
-                        _ => Err(Error::internal(concat!("unexpected answer to ", stringify!($variant)))),
+                        _ => Err(Error::internal(concat!("unexpected answer to ", stringify!($name)))),
                     }
                 }
             }
@@ -113,29 +178,72 @@ macro_rules! calls {
         #[serde(tag = "op", content = "args", rename_all = "snake_case")]
         #[allow(missing_docs)]
         pub enum Call {
-            $( $variant($args), )*
+            $( $variant($variant), )*
         }
 
-        impl Call {
-            /// Whether the operation needs the host's random bytes ([`crate::Env::seed`]): all
-            /// but the decisions (`authenticate`, `verify`, `authorize`,
-            /// `effective_permissions`), which create nothing and store nothing. A host may skip
-            /// drawing a seed for those and pass zeros.
-            pub fn draws_randomness(&self) -> bool {
-                !matches!(
-                    self,
-                    Call::Authenticate(_) | Call::Verify(_) | Call::Authorize(_) | Call::EffectivePermissions(_)
-                )
-            }
+        /// Every operation, in API.md's order.
+        pub const OPERATIONS: &[OpSpec] = &[
+            $(
+                OpSpec {
+                    op: stringify!($name),
+                    doc: concat!($($doc, "\n",)*),
+                    params: &[
+                        $( param(stringify!($p), stringify!($pty), stringify!($($pdef)?), false), )*
+                        $( param(stringify!($k), stringify!($kty), stringify!($($kdef)?), true), )*
+                    ],
+                    answer: stringify!($answer),
+                },
+            )*
+        ];
 
-            /// The operation's name, as in API.md.
+        impl Call {
+            /// The operation's name, as in API.md (`create_token`).
             pub fn name(&self) -> &'static str {
                 match self {
-                    $( Call::$variant(_) => stringify!($variant), )*
+                    $( Call::$variant(_) => stringify!($name), )*
+                }
+            }
+
+            /// Reads operation `op`'s named arguments straight from any serde data format (JSON
+            /// text, a JavaScript value, a parsed `Value`) into its struct. An unknown operation,
+            /// a missing or unknown argument, or a value of the wrong shape is
+            /// `invalid_argument` naming the argument at fault.
+            pub fn from_named<'de, D: serde::Deserializer<'de>>(op: &str, args: D) -> Result<Call> {
+                match op {
+                    $( stringify!($name) => typed(args).map(Call::$variant), )*
+                    _ => Err(Error::invalid("op", format!("unknown operation `{op}`"))),
+                }
+            }
+
+            /// Starts the operation (the engine's dispatch).
+            pub(crate) fn start(self, inner: Arc<Inner>, env: Env) -> Op {
+                match self {
+                    $( Call::$variant(a) => Op::new(inner, env, move |cx| async move { $handler(&cx, a).await.map(Answer::$answer) }), )*
                 }
             }
         }
     };
+}
+
+/// Deserialises an argument struct, naming the argument at fault in the error.
+fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(args: D) -> Result<T> {
+    serde_path_to_error::deserialize(args).map_err(|e| {
+        let path = e.path().to_string();
+        let field = path.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?").map(str::to_owned);
+        let message = e.into_inner().to_string();
+        let message = message.strip_prefix("Error: ").unwrap_or(&message).to_owned();
+        let field = unknown_or_missing(&message).or(field).unwrap_or_else(|| "args".to_owned());
+        Error::invalid(&field, message)
+    })
+}
+
+impl Call {
+    /// Whether the operation needs the host's random bytes ([`crate::Env::seed`]): all but the
+    /// decisions (`authenticate`, `verify`, `authorize`, `effective_permissions`), which create
+    /// nothing and store nothing. A host may skip drawing a seed for those and pass zeros.
+    pub fn draws_randomness(&self) -> bool {
+        !matches!(self, Call::Authenticate(_) | Call::Verify(_) | Call::Authorize(_) | Call::EffectivePermissions(_))
+    }
 }
 
 fn none<T>() -> Option<T> {
@@ -150,90 +258,158 @@ fn no() -> bool {
 fn api() -> Channel {
     Channel::Api
 }
+fn hundred() -> Option<u64> {
+    Some(100)
+}
+fn one_day() -> Option<u64> {
+    Some(86_400)
+}
 
-// Optional arguments carry `= default_fn`; the rest are required (API.md's positional and
-// keyword-only parameters without a default).
+// The table. Docs say what each operation does and which rules it keeps; a Python docstring
+// and a TypeScript comment are made from them, so they name errors by their codes.
 calls! {
-    /// Creates a tenant and its first admin. Bootstrap: no actor; the host guards it.
-    CreateTenant(CreateTenant { tenant: String, admin: String, name: Option<String> = "none", settings: Option<Map<String, Value>> = "none" }) -> Tenant(Tenant);
-    /// A tenant's record; needs any access to it.
-    GetTenant(GetTenant { actor: Actor, tenant: String }) -> Tenant(Tenant);
-    /// Merges settings; `settings:write`.
-    UpdateTenantSettings(UpdateTenantSettings { actor: Actor, tenant: String, settings: Map<String, Value> }) -> Tenant(Tenant);
-    /// Creates or replaces a custom role; `roles:write`.
-    DefineRole(DefineRole { actor: Actor, tenant: String, role: String, grants: Vec<Grant> }) -> Role(Role);
-    /// Deletes an unused custom role; `roles:write`.
-    DeleteRole(DeleteRole { actor: Actor, tenant: String, role: String }) -> Nothing(());
-    /// Creates a group; `groups:write`.
-    CreateGroup(CreateGroup { actor: Actor, tenant: String, group: String, roles: Vec<String> = "empty", grants: Vec<Grant> = "empty" }) -> Group(Group);
-    /// Deletes a group; `groups:write`.
-    DeleteGroup(DeleteGroup { actor: Actor, tenant: String, group: String }) -> Nothing(());
-    /// Adds an account to a group; `groups:write`.
-    AddGroupMember(AddGroupMember { actor: Actor, tenant: String, group: String, principal: String }) -> Group(Group);
-    /// Removes an account from a group; `groups:write`.
-    RemoveGroupMember(RemoveGroupMember { actor: Actor, tenant: String, group: String, principal: String }) -> Group(Group);
-    /// Adds grants to a group; `groups:write`.
-    GrantGroupPermissions(GrantGroupPermissions { actor: Actor, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
-    /// Removes grants from a group; `groups:write`.
-    RevokeGroupPermissions(RevokeGroupPermissions { actor: Actor, tenant: String, group: String, grants: Vec<Grant> }) -> Group(Group);
-    /// Creates a user owned by the tenant; `accounts:write`.
-    CreateUser(CreateUser { actor: Actor, tenant: String, email: String, name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no" }) -> Account(Account);
-    /// Takes a user out of the tenant; `accounts:delete`.
-    RemoveUser(RemoveUser { actor: Actor, tenant: String, email: String }) -> Nothing(());
-    /// Makes the tenant's own users match an identity provider's list.
-    SyncDirectory(SyncDirectory { actor: Actor, tenant: String, users: Vec<DirectoryUser> }) -> SyncReport(SyncReport);
-    /// Seats in use; `accounts:read`.
-    SeatUsage(SeatUsage { actor: Actor, tenant: String }) -> Seats(Seats);
-    /// Creates a service account; `accounts:write`.
-    CreateServiceAccount(CreateServiceAccount { actor: Actor, tenant: String, name: String, description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none" }) -> Account(Account);
-    /// An account as seen from a tenant; `accounts:read`.
-    GetAccount(GetAccount { actor: Actor, tenant: String, principal: String }) -> Account(Account);
-    /// Accounts with access to a tenant, by principal; `accounts:read`.
-    ListAccounts(ListAccounts { actor: Actor, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AccountPage(AccountPage);
-    /// Changes a service account's description; owner's `accounts:write`.
-    UpdateServiceAccount(UpdateServiceAccount { actor: Actor, principal: String, description: Option<String> }) -> Account(Account);
-    /// Sets or clears the direct role in a tenant; `accounts:write`.
-    SetRole(SetRole { actor: Actor, tenant: String, principal: String, role: Option<String> }) -> Account(Account);
-    /// Adds direct grants in a tenant; `accounts:write`.
-    GrantPermissions(GrantPermissions { actor: Actor, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
-    /// Removes direct grants in a tenant; `accounts:write`.
-    RevokePermissions(RevokePermissions { actor: Actor, tenant: String, principal: String, grants: Vec<Grant> }) -> Account(Account);
-    /// Gives an account access to another tenant; `accounts:write` there.
-    GrantAccess(GrantAccess { actor: Actor, tenant: String, principal: String, role: Option<String> = "none", grants: Vec<Grant> = "empty" }) -> Account(Account);
-    /// Removes an account's access to a non-owner tenant; `accounts:write` there.
-    RemoveAccess(RemoveAccess { actor: Actor, tenant: String, principal: String }) -> Nothing(());
-    /// Disables an account; owner's `accounts:write`.
-    DisableAccount(DisableAccount { actor: Actor, principal: String }) -> Account(Account);
-    /// Enables a disabled account; owner's `accounts:write`.
-    EnableAccount(EnableAccount { actor: Actor, principal: String }) -> Account(Account);
-    /// Revokes an account for good; owner's `accounts:write`.
-    RevokeAccount(RevokeAccount { actor: Actor, principal: String }) -> Account(Account);
-    /// Deletes an account and its credentials; owner's `accounts:delete`.
-    DeleteAccount(DeleteAccount { actor: Actor, principal: String }) -> Nothing(());
-    /// Issues a token (R-20..R-23); owner's `tokens:write`.
-    CreateToken(CreateToken { actor: Actor, principal: String, name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none" }) -> TokenCreated(TokenCreated);
-    /// An account's tokens, revoked and expired included; owner's `tokens:read`.
-    ListTokens(ListTokens { actor: Actor, principal: String }) -> Tokens(Vec<TokenInfo>);
-    /// Renames a token; owner's `tokens:write`.
-    RenameToken(RenameToken { actor: Actor, principal: String, token_id: String, name: String }) -> TokenInfo(TokenInfo);
-    /// Revokes a token; owner's `tokens:write`.
-    RevokeToken(RevokeToken { actor: Actor, principal: String, token_id: String }) -> TokenInfo(TokenInfo);
-    /// Rotates a token with a grace period; owner's `tokens:write`.
-    RotateToken(RotateToken { actor: Actor, principal: String, token_id: String, grace_seconds: Option<u64> = "none" }) -> TokenCreated(TokenCreated);
-    /// Sets or clears a service account's password; owner's `accounts:write`.
-    SetPassword(SetPassword { actor: Actor, principal: String, password: Option<Secret> }) -> Account(Account);
-    /// Signs in with a password (R-10..R-13, R-51); raises on failure.
-    AuthenticatePassword(AuthenticatePassword { principal: String, password: Secret, channel: Channel = "api" }) -> Identity(Identity);
-    /// A tenant's audit events, newest first; `audit:read`.
-    AuditLog(AuditLog { actor: Actor, tenant: String, filter: Option<String> = "none", page_size: Option<u64> = "none", page_token: Option<String> = "none" }) -> AuditPage(AuditPage);
-    /// Verifies a token (R-10..R-15); raises on failure.
-    Authenticate(Authenticate { token: Secret, channel: Channel = "api" }) -> Identity(Identity);
-    /// Decides a permission for an identity or principal in a tenant.
-    Authorize(Authorize { #[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String, permission: String, resource: String = "default_resource" }) -> Decision(Decision);
-    /// Verifies a token and decides in one call; credential failures are data.
-    Verify(Verify { token: Secret, tenant: String, permission: String, resource: String = "default_resource", channel: Channel = "api" }) -> Decision(Decision);
-    /// What an identity or principal may do in a tenant, with sources.
-    EffectivePermissions(EffectivePermissions { #[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String }) -> Effective(Vec<EffectiveGrant>);
+    /// Creates a tenant and its first admin, the user `admin` (an email).
+    ///
+    /// Bootstrap: there is no actor, so the host must guard this call. If a user with that
+    /// email exists, it gets the `admin` role in the new tenant instead. Writes `tenant.create`
+    /// with actor kind `system`. `settings` are checked as `update_tenant_settings`
+    /// checks them.
+    create_tenant: CreateTenant(tenant: String; admin: String, name: Option<String> = "none", settings: Option<Map<String, Value>> = "none") -> Tenant(Tenant) by tenancy::tenants::create_tenant;
+    /// The tenant's record; needs any access to the tenant.
+    get_tenant: GetTenant(actor: Actor, tenant: String;) -> Tenant(Tenant) by tenancy::tenants::get_tenant;
+    /// Merges `settings` into the tenant's, each value checked; `settings:write`.
+    ///
+    /// Keys: `default_token_ttl_days`, `max_token_ttl_days`, `allow_non_expiring_tokens`,
+    /// `max_tokens_per_account`, `max_service_accounts`, `seat_limit`,
+    /// `default_service_account_role` (no escalation, R-47), `password_policy`.
+    update_tenant_settings: UpdateTenantSettings(actor: Actor, tenant: String, settings: Map<String, Value>;) -> Tenant(Tenant) by tenancy::tenants::update_tenant_settings;
+    /// Creates or replaces custom role `role`; `roles:write`.
+    ///
+    /// Built-in names are refused; the actor must hold every grant it gives.
+    define_role: DefineRole(actor: Actor, tenant: String, role: String, grants: Vec<Grant>;) -> Role(Role) by tenancy::roles::define_role;
+    /// Deletes a custom role; one still in use is `failed_precondition`; `roles:write`.
+    delete_role: DeleteRole(actor: Actor, tenant: String, role: String;) -> Nothing(()) by tenancy::roles::delete_role;
+    /// Creates a group carrying `roles` and `grants`; `groups:write`.
+    create_group: CreateGroup(actor: Actor, tenant: String, group: String; roles: Vec<String> = "empty", grants: Vec<Grant> = "empty") -> Group(Group) by tenancy::groups::create_group;
+    /// Deletes a group; `everyone` cannot be deleted; `groups:write`.
+    delete_group: DeleteGroup(actor: Actor, tenant: String, group: String;) -> Nothing(()) by tenancy::groups::delete_group;
+    /// Adds an account with access to the tenant to a group; `groups:write`.
+    add_group_member: AddGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by tenancy::groups::add_group_member;
+    /// Removes an account from a group; never from `everyone`; `groups:write`.
+    remove_group_member: RemoveGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by tenancy::groups::remove_group_member;
+    /// Adds grants to a group; `groups:write`.
+    grant_group_permissions: GrantGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by tenancy::groups::grant_group_permissions;
+    /// Removes grants from a group; `groups:write`.
+    revoke_group_permissions: RevokeGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by tenancy::groups::revoke_group_permissions;
+    /// Creates a user owned by the tenant; its principal is the email.
+    ///
+    /// `accounts:write`; a `role` beyond the actor's own rights is `forbidden`; past the
+    /// tenant's `seat_limit` is `quota_exceeded`.
+    create_user: CreateUser(actor: Actor, tenant: String, email: String; name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no") -> Account(Account) by accounts::create::create_user;
+    /// Removes a user and its personal tokens; never the last admin.
+    ///
+    /// `accounts:delete`.
+    remove_user: RemoveUser(actor: Actor, tenant: String, email: String;) -> Nothing(()) by tenancy::directory::remove_user;
+    /// Makes the tenant's own users match an identity provider's list.
+    ///
+    /// `users` is a list of `{email, name}`. Creates, renames and removes users only; service
+    /// accounts and external users are untouched. `accounts:write` and `accounts:delete`.
+    /// Answers `{created, updated, removed, skipped}`.
+    sync_directory: SyncDirectory(actor: Actor, tenant: String, users: Vec<DirectoryUser>;) -> SyncReport(SyncReport) by tenancy::directory::sync_directory;
+    /// Creates a service account owned by `tenant`; `accounts:write`.
+    ///
+    /// Its principal is `<name>@<tenant>.sa.<domain>`. Without `role` it gets the tenant's
+    /// `default_service_account_role` (none by default, R-40). The actor must hold the rights
+    /// it gives; past `max_service_accounts` is `quota_exceeded`. A `password`
+    /// must meet the tenant's policy and is stored as Argon2id.
+    create_service_account: CreateServiceAccount(actor: Actor, tenant: String, name: String; description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none") -> Account(Account) by accounts::create::create_service_account;
+    /// An account as seen from `tenant`; `accounts:read`.
+    get_account: GetAccount(actor: Actor, tenant: String, principal: String;) -> Account(Account) by accounts::read::get_account;
+    /// Accounts with access to `tenant`, owned and external, by principal.
+    ///
+    /// `filter` uses the AIP-160 grammar of R-70 (a bad one is `invalid_filter` with its
+    /// `position`); `page_size` is 1 to 1,000. `accounts:read`. Answers
+    /// `{accounts, next_page_token}`.
+    list_accounts: ListAccounts(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AccountPage(AccountPage) by accounts::read::list_accounts;
+    /// Changes a service account's description; owner's `accounts:write`.
+    update_service_account: UpdateServiceAccount(actor: Actor, principal: String; description: Option<String>) -> Account(Account) by accounts::lifecycle::update_service_account;
+    /// Sets (or with null clears) the account's one direct role in `tenant`.
+    ///
+    /// `accounts:write`; no escalation.
+    set_role: SetRole(actor: Actor, tenant: String, principal: String, role: Option<String>;) -> Account(Account) by accounts::access::set_role;
+    /// Adds direct grants in `tenant`; `accounts:write`.
+    grant_permissions: GrantPermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by accounts::access::grant_permissions;
+    /// Removes direct grants in `tenant`; `accounts:write`.
+    revoke_permissions: RevokePermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by accounts::access::revoke_permissions;
+    /// Gives an account of another tenant access to `tenant`.
+    ///
+    /// Needs `accounts:write` in `tenant`; the owner tenant is `invalid_argument`, a second
+    /// grant `already_exists`.
+    grant_access: GrantAccess(actor: Actor, tenant: String, principal: String; role: Option<String> = "none", grants: Vec<Grant> = "empty") -> Account(Account) by accounts::access::grant_access;
+    /// Removes an external account's access to `tenant`; `accounts:write`.
+    remove_access: RemoveAccess(actor: Actor, tenant: String, principal: String;) -> Nothing(()) by accounts::access::remove_access;
+    /// Disables an account: its credentials stop working at once.
+    disable_account: DisableAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::disable_account;
+    /// Enables a disabled account; a revoked one is `failed_precondition`.
+    enable_account: EnableAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::enable_account;
+    /// Revokes an account for good; the principal is kept as inactive.
+    revoke_account: RevokeAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::revoke_account;
+    /// Deletes an account and its credentials; owner's `accounts:delete`.
+    delete_account: DeleteAccount(actor: Actor, principal: String;) -> Nothing(()) by accounts::lifecycle::delete_account;
+    /// Sets (or with null clears) a service account's password.
+    ///
+    /// A weak password is `weak_password` listing the unmet `rules`; a user is
+    /// `invalid_argument`. Hashing takes tens of milliseconds: hosts run it off their main
+    /// thread (Python releases the GIL).
+    set_password: SetPassword(actor: Actor, principal: String, password: Option<Secret>;) -> Account(Account) by passwords::ops::set_password;
+    /// Issues a token (R-20..R-23, R-26, R-47); owner's `tokens:write`.
+    ///
+    /// At most one of `ttl_days`, `expires_at` (ms) and `never_expires`. The answer
+    /// holds `token`, the plaintext: the only time it is seen.
+    create_token: CreateToken(actor: Actor, principal: String; name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none") -> TokenCreated(TokenCreated) by tokens::ops::create_token;
+    /// An account's tokens, revoked and expired included: metadata only.
+    ///
+    /// Owner's `tokens:read`.
+    list_tokens: ListTokens(actor: Actor, principal: String;) -> Tokens(Vec<TokenInfo>) by tokens::ops::list_tokens;
+    /// Renames a token (1 to 64 printable characters, R-24); owner's `tokens:write`.
+    rename_token: RenameToken(actor: Actor, principal: String, token_id: String, name: String;) -> TokenInfo(TokenInfo) by tokens::ops::rename_token;
+    /// Revokes a token; revoking a revoked one changes nothing; owner's `tokens:write`.
+    revoke_token: RevokeToken(actor: Actor, principal: String, token_id: String;) -> TokenInfo(TokenInfo) by tokens::ops::revoke_token;
+    /// Issues a successor and lets the old token expire after `grace_seconds`.
+    ///
+    /// Same name, scopes and lifetime length; a revoked or expired token is
+    /// `failed_precondition`. Owner's `tokens:write`. The answer holds the new `token`.
+    rotate_token: RotateToken(actor: Actor, principal: String, token_id: String; grace_seconds: Option<u64> = "one_day") -> TokenCreated(TokenCreated) by tokens::ops::rotate_token;
+    /// Active users counted as seats; service accounts apart; `accounts:read`.
+    seat_usage: SeatUsage(actor: Actor, tenant: String;) -> Seats(Seats) by tenancy::directory::seat_usage;
+    /// The tenant's audit events, newest first; `audit:read`.
+    ///
+    /// `filter` uses R-70's grammar over `action`, `actor`, `target`, `outcome` and `time`.
+    /// Answers `{events, next_page_token}`.
+    audit_log: AuditLog(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AuditPage(AuditPage) by crate::audit::log::audit_log;
+    /// Verifies a token and answers who it belongs to (R-10..R-15, R-20, R-21).
+    ///
+    /// Raises `invalid_credentials` until the secret verifies, then `token_revoked`,
+    /// `token_expired`, `account_disabled` / `account_revoked` and `channel_not_allowed`, in
+    /// that order.
+    authenticate: Authenticate(token: Secret; channel: Channel = "api") -> Identity(Identity) by dataplane::authenticate;
+    /// Signs a service account in with its password (R-10..R-13, R-50, R-51).
+    ///
+    /// Raises like `authenticate`. Hashing takes tens of milliseconds: hosts run it off their
+    /// main thread (Python releases the GIL).
+    authenticate_password: AuthenticatePassword(principal: String, password: Secret; channel: Channel = "api") -> Identity(Identity) by passwords::ops::authenticate_password;
+    /// Decides `permission` on `resource` in `tenant`.
+    ///
+    /// Takes a principal (the account's full rights) or an identity from `authenticate` (its
+    /// token's scopes apply, R-26). The decision explains itself: `matched` says which grant
+    /// allowed it and its source.
+    authorize: Authorize(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String, permission: String, resource: String = "default_resource";) -> Decision(Decision) by dataplane::authorize;
+    /// Authenticates a token and authorizes in one call (R-10..R-15, R-44, R-45).
+    ///
+    /// Never raises for a bad credential: the failure's code is the decision's `reason`.
+    verify: Verify(token: Secret, tenant: String, permission: String, resource: String = "default_resource"; channel: Channel = "api") -> Decision(Decision) by dataplane::verify;
+    /// Every grant an identity or principal holds in `tenant`, with its source.
+    effective_permissions: EffectivePermissions(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String;) -> Effective(Vec<EffectiveGrant>) by dataplane::effective_permissions;
 }
 
 /// The record an operation answers with.
@@ -281,33 +457,23 @@ impl Call {
         }
     }
 
-    /// Parses `{"op", "args"}` JSON, as scenarios and bindings send it. An unknown operation,
-    /// a missing or unknown argument, or a value of the wrong shape is `invalid_argument`
-    /// naming the argument.
+    /// Parses `{"op", "args"}` JSON, as scenarios and the `keyward` command write it: the
+    /// arguments are read by [`Call::from_named`].
     pub fn from_json(value: Value) -> Result<Call> {
-        let op = value.get("op").and_then(Value::as_str).unwrap_or_default().to_owned();
-        // The tag must come first: serde then reads `args` straight into the operation's
-        // struct, and the error path names the argument at fault.
-        let mut ordered = Map::new();
-        ordered.insert("op".into(), Value::String(op.clone()));
-        ordered.insert("args".into(), value.get("args").cloned().unwrap_or_else(|| Value::Object(Map::new())));
-        serde_path_to_error::deserialize::<_, Call>(Value::Object(ordered)).map_err(|e| {
-            let path = e.path().to_string();
-            let field = path.strip_prefix("args.").unwrap_or(&path);
-            let field = field.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?" && *f != "args");
-            let message = e.into_inner().to_string();
-            let field = match (unknown_or_missing(&message), field) {
-                (Some(name), _) => name,
-                (None, Some(f)) => f.to_owned(),
-                (None, None) if op.is_empty() || message.starts_with("unknown variant") => "op".to_owned(),
-                (None, None) => "args".to_owned(),
-            };
-            Error::invalid(&field, message)
-        })
+        let Value::Object(mut map) = value else {
+            return Err(Error::invalid("op", "expected {\"op\", \"args\"}"));
+        };
+        let op = match map.remove("op") {
+            Some(Value::String(op)) => op,
+            _ => return Err(Error::invalid("op", "missing operation name")),
+        };
+        Call::from_named(&op, map.remove("args").unwrap_or_else(|| Value::Object(Map::new())))
     }
 }
 
 fn unknown_or_missing(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
+    // Anywhere in the message: a JavaScript value's reader prefixes its own text ("Error: ").
+    let at = message.find("unknown field `").or_else(|| message.find("missing field `"))?;
+    let rest = message.get(at + "unknown field `".len()..)?;
     Some(rest.split('`').next()?.to_owned())
 }

@@ -13,7 +13,6 @@ use crate::parsed::ParsedDocs;
 use crate::recent::RecentDocs;
 pub use crate::recent::MAX_STALENESS_LIMIT_MS;
 use crate::store::Store;
-use crate::{accounts, dataplane, passwords, tenancy, tokens};
 
 /// Engine options (API.md "Engine").
 #[derive(Clone)]
@@ -136,64 +135,7 @@ impl Engine {
 
     /// Starts an operation; drive the returned [`Op`] to completion.
     pub fn start(&self, call: Call, env: Env) -> Op {
-        let inner = Arc::clone(&self.inner);
-        macro_rules! op {
-            ($args:ident, $f:path, $answer:ident) => {
-                Op::new(inner, env, move |cx| async move { $f(&cx, $args).await.map(Answer::$answer) })
-            };
-        }
-        match call {
-            Call::CreateTenant(a) => op!(a, tenancy::tenants::create_tenant, Tenant),
-            Call::GetTenant(a) => op!(a, tenancy::tenants::get_tenant, Tenant),
-            Call::UpdateTenantSettings(a) => {
-                op!(a, tenancy::tenants::update_tenant_settings, Tenant)
-            }
-            Call::DefineRole(a) => op!(a, tenancy::roles::define_role, Role),
-            Call::DeleteRole(a) => op!(a, tenancy::roles::delete_role, Nothing),
-            Call::CreateGroup(a) => op!(a, tenancy::groups::create_group, Group),
-            Call::DeleteGroup(a) => op!(a, tenancy::groups::delete_group, Nothing),
-            Call::AddGroupMember(a) => op!(a, tenancy::groups::add_group_member, Group),
-            Call::RemoveGroupMember(a) => op!(a, tenancy::groups::remove_group_member, Group),
-            Call::GrantGroupPermissions(a) => {
-                op!(a, tenancy::groups::grant_group_permissions, Group)
-            }
-            Call::RevokeGroupPermissions(a) => {
-                op!(a, tenancy::groups::revoke_group_permissions, Group)
-            }
-            Call::CreateUser(a) => op!(a, accounts::create::create_user, Account),
-            Call::RemoveUser(a) => op!(a, tenancy::directory::remove_user, Nothing),
-            Call::SyncDirectory(a) => op!(a, tenancy::directory::sync_directory, SyncReport),
-            Call::SeatUsage(a) => op!(a, tenancy::directory::seat_usage, Seats),
-            Call::CreateServiceAccount(a) => {
-                op!(a, accounts::create::create_service_account, Account)
-            }
-            Call::GetAccount(a) => op!(a, accounts::read::get_account, Account),
-            Call::ListAccounts(a) => op!(a, accounts::read::list_accounts, AccountPage),
-            Call::UpdateServiceAccount(a) => {
-                op!(a, accounts::lifecycle::update_service_account, Account)
-            }
-            Call::SetRole(a) => op!(a, accounts::access::set_role, Account),
-            Call::GrantPermissions(a) => op!(a, accounts::access::grant_permissions, Account),
-            Call::RevokePermissions(a) => op!(a, accounts::access::revoke_permissions, Account),
-            Call::GrantAccess(a) => op!(a, accounts::access::grant_access, Account),
-            Call::RemoveAccess(a) => op!(a, accounts::access::remove_access, Nothing),
-            Call::DisableAccount(a) => op!(a, accounts::lifecycle::disable_account, Account),
-            Call::EnableAccount(a) => op!(a, accounts::lifecycle::enable_account, Account),
-            Call::RevokeAccount(a) => op!(a, accounts::lifecycle::revoke_account, Account),
-            Call::DeleteAccount(a) => op!(a, accounts::lifecycle::delete_account, Nothing),
-            Call::CreateToken(a) => op!(a, tokens::ops::create_token, TokenCreated),
-            Call::ListTokens(a) => op!(a, tokens::ops::list_tokens, Tokens),
-            Call::RenameToken(a) => op!(a, tokens::ops::rename_token, TokenInfo),
-            Call::RevokeToken(a) => op!(a, tokens::ops::revoke_token, TokenInfo),
-            Call::RotateToken(a) => op!(a, tokens::ops::rotate_token, TokenCreated),
-            Call::SetPassword(a) => op!(a, passwords::ops::set_password, Account),
-            Call::AuthenticatePassword(a) => op!(a, passwords::ops::authenticate_password, Identity),
-            Call::AuditLog(a) => op!(a, crate::audit::log::audit_log, AuditPage),
-            Call::Authenticate(a) => op!(a, dataplane::authenticate, Identity),
-            Call::Authorize(a) => op!(a, dataplane::authorize, Decision),
-            Call::Verify(a) => op!(a, dataplane::verify, Decision),
-            Call::EffectivePermissions(a) => op!(a, dataplane::effective_permissions, Effective),
-        }
+        call.start(Arc::clone(&self.inner), env)
     }
 
     /// Runs an operation to completion against a synchronous store (the sync driver). Returns

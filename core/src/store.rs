@@ -156,6 +156,7 @@ pub enum StoreRequest {
         /// JSON document.
         value: String,
         /// Version it must have now (`None`: must not exist).
+        #[serde(alias = "expectedVersion")]
         expected_version: Option<u64>,
     },
     /// `delete(key, expected_version)`.
@@ -163,6 +164,7 @@ pub enum StoreRequest {
         /// Key to delete.
         key: String,
         /// Version it must have now.
+        #[serde(alias = "expectedVersion")]
         expected_version: u64,
     },
     /// `list(prefix, after, limit)`.

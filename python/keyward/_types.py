@@ -13,6 +13,8 @@ __all__ = [
     "ScopeObject",
     "Scope",
     "GrantInput",
+    "Subject",
+    "Actor",
     "Identity",
     "Matched",
     "EffectiveGrant",
@@ -74,6 +76,15 @@ class Identity(TypedDict):
     status: str
     scopes: Optional[List[Scope]]
     requires_second_factor: bool
+
+
+Subject = Union[str, Identity, Mapping[str, Any]]
+"""A principal, or an identity from ``authenticate`` (its token's scopes then apply, R-26)."""
+
+Actor = Subject
+"""The actor of an admin operation: a principal, or an identity from ``authenticate`` — its
+token is read again (revoked or expired acts for nobody) and its scopes narrow the actor's
+rights (R-26)."""
 
 
 class Matched(TypedDict):

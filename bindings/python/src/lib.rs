@@ -20,7 +20,8 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use keyward_core::host::{guarded, SIGNATURES};
+use keyward_core::host::guarded;
+use keyward_core::OPERATIONS;
 use keyward_core::{
     AuditEvent, Call, Entry, Error, MemoryStore, Op, Options, Step, Store, StoreFailure, StoreRequest, Versioned,
 };
@@ -87,38 +88,6 @@ fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     }
     let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned());
     Err(PyTypeError::new_err(format!("expected None, bool, int, float, str, list, tuple or dict, got {type_name}")))
-}
-
-/// Converts an answer, an event or an error detail to plain Python values.
-fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, v) in map {
-                dict.set_item(k, to_py(py, v)?)?;
-            }
-            dict.into_any()
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +350,7 @@ fn require_callable(name: &str, value: &Option<Bound<'_, PyAny>>) -> PyResult<()
     }
 }
 
-type Outcome = (keyward_core::Result<Value>, Vec<AuditEvent>);
+type Outcome = (keyward_core::Result<keyward_core::Answer>, Vec<AuditEvent>);
 
 impl PyEngine {
     /// Milliseconds from the host clock, or the wall clock without one. A clock that
@@ -421,7 +390,7 @@ impl PyEngine {
                     let answer = guarded(|| {
                         let (answer, evs) = op.run_on(&*store);
                         events = evs;
-                        answer.and_then(answer_json)
+                        answer
                     });
                     (answer, events)
                 };
@@ -440,7 +409,7 @@ impl PyEngine {
                         }
                     };
                     events = op.take_events();
-                    answer.and_then(answer_json)
+                    answer
                 });
                 ((answer, events), host.pending.into_inner())
             }
@@ -452,10 +421,8 @@ impl PyEngine {
     fn deliver(&self, py: Python<'_>, events: &[AuditEvent]) {
         let Some(audit) = &self.audit else { return };
         for event in events {
-            if let Ok(value) = serde_json::to_value(event) {
-                if let Ok(record) = to_py(py, &value) {
-                    let _ignored = audit.bind(py).call1((record,));
-                }
+            if let Ok(record) = pythonize::pythonize(py, event) {
+                let _ignored = audit.bind(py).call1((record,));
             }
         }
     }
@@ -466,7 +433,9 @@ impl PyEngine {
             return Err(PyTypeError::new_err("args must be a dict"));
         }
         let prepared = guarded(|| {
-            let call = Call::from_json(serde_json::json!({ "op": op, "args": args }))?;
+            // The checked walk above built plain JSON values (R-94: depth, finite numbers);
+            // they are read straight into the operation's struct.
+            let call = Call::from_named(op, args)?;
             let slow = call.hashes_password();
             let now = self.now(py)?;
             let seed = || {
@@ -483,14 +452,12 @@ impl PyEngine {
             return Err(err);
         }
         match answer {
-            Ok(value) => to_py(py, &value),
+            // Records become dicts and lists in one pass, keys as the records name them.
+            Ok(answer) => pythonize::pythonize(py, &answer)
+                .map_err(|e| py_error(py, &internal(format!("cannot hand the answer over: {e}")))),
             Err(e) => Err(py_error(py, &e)),
         }
     }
-}
-
-fn answer_json(answer: keyward_core::Answer) -> keyward_core::Result<Value> {
-    serde_json::to_value(answer).map_err(|e| internal(format!("cannot encode the answer: {e}")))
 }
 
 #[pymethods]
@@ -559,11 +526,12 @@ impl PyEngine {
     }
 }
 
-/// Every operation's parameters as API.md writes them (from the core, `host::SIGNATURES`):
+/// Every operation's parameters as the core's table declares them (`keyward_core::OPERATIONS`):
 /// a list of `(op, positional, required, keywords)`.
 #[pyfunction]
 fn signatures() -> Vec<(&'static str, Vec<&'static str>, usize, Vec<&'static str>)> {
-    SIGNATURES.iter().map(|s| (s.op, s.positional.to_vec(), s.required, s.keywords.to_vec())).collect()
+    let names = |params: &mut dyn Iterator<Item = &'static keyward_core::ParamSpec>| params.map(|p| p.name).collect();
+    OPERATIONS.iter().map(|s| (s.op, names(&mut s.positional()), s.required(), names(&mut s.keywords()))).collect()
 }
 
 /// Native core of the `keyward` package; use `keyward.Engine`.

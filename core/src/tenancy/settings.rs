@@ -49,6 +49,23 @@ impl Default for Settings {
     }
 }
 
+/// Every setting's name.
+const SETTING_NAMES: [&str; 8] = [
+    "default_token_ttl_days",
+    "max_token_ttl_days",
+    "allow_non_expiring_tokens",
+    "max_tokens_per_account",
+    "max_service_accounts",
+    "seat_limit",
+    "default_service_account_role",
+    "password_policy",
+];
+
+/// The setting a key names, in snake_case or camelCase.
+fn setting_name(key: &str) -> Option<&'static str> {
+    SETTING_NAMES.iter().copied().find(|name| *name == key || crate::host::camel(name) == key)
+}
+
 fn count(key: &str, value: &Value, min: u64, max: u64) -> Result<u64> {
     match value.as_u64() {
         Some(n) if (min..=max).contains(&n) => Ok(n),
@@ -68,10 +85,13 @@ impl Settings {
     /// A copy with `patch` merged in. Every key and value is checked; the field of an
     /// `invalid_argument` is the setting's name. Role names are checked for existence by the
     /// caller, which knows the tenant's roles.
+    ///
+    /// A key may be spelled in camelCase (`maxTokenTtlDays`), as JavaScript writes it; errors
+    /// name the setting in snake_case.
     pub fn merged(&self, patch: &Map<String, Value>) -> Result<Settings> {
         let mut next = self.clone();
         for (key, value) in patch {
-            let k = key.as_str();
+            let k = setting_name(key).unwrap_or(key.as_str());
             match k {
                 "default_token_ttl_days" => next.default_token_ttl_days = count(k, value, 1, MAX_TTL_DAYS)?,
                 "max_token_ttl_days" => next.max_token_ttl_days = optional_count(k, value, 1, MAX_TTL_DAYS)?,
@@ -133,6 +153,7 @@ mod tests {
             (json!({"allow_non_expiring_tokens": "yes"}), "allow_non_expiring_tokens"),
             (json!({"password_policy": "lax"}), "password_policy"),
             (json!({"colour": "blue"}), "settings"),
+            (json!({"maxTokenTtlDays": 0}), "max_token_ttl_days"),
         ] {
             let e = Settings::default().merged(&patch(bad)).err();
             assert_eq!(e.as_ref().and_then(Error::field), Some(field));
