@@ -189,9 +189,9 @@ impl Engine {
             Call::SetPassword(a) => op!(a, passwords::ops::set_password, Account),
             Call::AuthenticatePassword(a) => op!(a, passwords::ops::authenticate_password, Identity),
             Call::AuditLog(a) => op!(a, crate::audit::log::audit_log, AuditPage),
-            Call::Authenticate(a) => op!(a, dataplane::authenticate, Identity),
-            Call::Authorize(a) => op!(a, dataplane::authorize, Decision),
-            Call::Verify(a) => op!(a, dataplane::verify, Decision),
+            Call::Authenticate(a) => Op::plane(inner, env, dataplane::Plane::authenticate(a)),
+            Call::Authorize(a) => Op::plane(inner, env, dataplane::Plane::authorize(a)),
+            Call::Verify(a) => Op::plane(inner, env, dataplane::Plane::verify(a)),
             Call::EffectivePermissions(a) => op!(a, dataplane::effective_permissions, Effective),
         }
     }
