@@ -139,7 +139,7 @@ const fn param(name: &'static str, rust_type: &'static str, default: &'static st
 }
 
 /// The operation table. Each entry: docs, `name: Variant(positional; keyword-only) ->
-/// AnswerVariant(Type) by handler`. An optional argument carries `= "default_fn"`. From it come
+/// AnswerVariant(Type) by task|plane handler` (see [`start!`]). An optional argument carries `= "default_fn"`. From it come
 /// the argument structs, [`Call`], dispatch ([`Call::start`]), [`Call::from_named`] and
 /// [`OPERATIONS`] (which `host` and the stub generator `bindings/stubs` read).
 macro_rules! calls {
@@ -148,7 +148,7 @@ macro_rules! calls {
         $name:ident : $variant:ident(
             $( $(#[$pattr:meta])* $p:ident : $pty:ty $(= $pdef:literal)? ),* ;
             $( $(#[$kattr:meta])* $k:ident : $kty:ty $(= $kdef:literal)? ),* $(,)?
-        ) -> $answer:ident($out:ty) by $handler:path;
+        ) -> $answer:ident($out:ty) by $kind:ident $handler:path;
     )*) => {
         $(
             $(#[doc = $doc])*
@@ -218,10 +218,21 @@ macro_rules! calls {
             /// Starts the operation (the engine's dispatch).
             pub(crate) fn start(self, inner: Arc<Inner>, env: Env) -> Op {
                 match self {
-                    $( Call::$variant(a) => Op::new(inner, env, move |cx| async move { $handler(&cx, a).await.map(Answer::$answer) }), )*
+                    $( Call::$variant(a) => start!($kind $handler, inner, env, a, $answer), )*
                 }
             }
         }
+    };
+}
+
+/// How an operation runs: `task`, an `async fn` over [`crate::op::Cx`] (admin operations);
+/// `plane`, a constructor of the data plane's hand-written step machine (the hot path).
+macro_rules! start {
+    (task $handler:path, $inner:ident, $env:ident, $a:ident, $answer:ident) => {
+        Op::new($inner, $env, move |cx| async move { $handler(&cx, $a).await.map(Answer::$answer) })
+    };
+    (plane $handler:path, $inner:ident, $env:ident, $a:ident, $answer:ident) => {
+        Op::plane($inner, $env, $handler($a))
     };
 }
 
@@ -274,142 +285,142 @@ calls! {
     /// email exists, it gets the `admin` role in the new tenant instead. Writes `tenant.create`
     /// with actor kind `system`. `settings` are checked as `update_tenant_settings`
     /// checks them.
-    create_tenant: CreateTenant(tenant: String; admin: String, name: Option<String> = "none", settings: Option<Map<String, Value>> = "none") -> Tenant(Tenant) by tenancy::tenants::create_tenant;
+    create_tenant: CreateTenant(tenant: String; admin: String, name: Option<String> = "none", settings: Option<Map<String, Value>> = "none") -> Tenant(Tenant) by task tenancy::tenants::create_tenant;
     /// The tenant's record; needs any access to the tenant.
-    get_tenant: GetTenant(actor: Actor, tenant: String;) -> Tenant(Tenant) by tenancy::tenants::get_tenant;
+    get_tenant: GetTenant(actor: Actor, tenant: String;) -> Tenant(Tenant) by task tenancy::tenants::get_tenant;
     /// Merges `settings` into the tenant's, each value checked; `settings:write`.
     ///
     /// Keys: `default_token_ttl_days`, `max_token_ttl_days`, `allow_non_expiring_tokens`,
     /// `max_tokens_per_account`, `max_service_accounts`, `seat_limit`,
     /// `default_service_account_role` (no escalation, R-47), `password_policy`.
-    update_tenant_settings: UpdateTenantSettings(actor: Actor, tenant: String, settings: Map<String, Value>;) -> Tenant(Tenant) by tenancy::tenants::update_tenant_settings;
+    update_tenant_settings: UpdateTenantSettings(actor: Actor, tenant: String, settings: Map<String, Value>;) -> Tenant(Tenant) by task tenancy::tenants::update_tenant_settings;
     /// Creates or replaces custom role `role`; `roles:write`.
     ///
     /// Built-in names are refused; the actor must hold every grant it gives.
-    define_role: DefineRole(actor: Actor, tenant: String, role: String, grants: Vec<Grant>;) -> Role(Role) by tenancy::roles::define_role;
+    define_role: DefineRole(actor: Actor, tenant: String, role: String, grants: Vec<Grant>;) -> Role(Role) by task tenancy::roles::define_role;
     /// Deletes a custom role; one still in use is `failed_precondition`; `roles:write`.
-    delete_role: DeleteRole(actor: Actor, tenant: String, role: String;) -> Nothing(()) by tenancy::roles::delete_role;
+    delete_role: DeleteRole(actor: Actor, tenant: String, role: String;) -> Nothing(()) by task tenancy::roles::delete_role;
     /// Creates a group carrying `roles` and `grants`; `groups:write`.
-    create_group: CreateGroup(actor: Actor, tenant: String, group: String; roles: Vec<String> = "empty", grants: Vec<Grant> = "empty") -> Group(Group) by tenancy::groups::create_group;
+    create_group: CreateGroup(actor: Actor, tenant: String, group: String; roles: Vec<String> = "empty", grants: Vec<Grant> = "empty") -> Group(Group) by task tenancy::groups::create_group;
     /// Deletes a group; `everyone` cannot be deleted; `groups:write`.
-    delete_group: DeleteGroup(actor: Actor, tenant: String, group: String;) -> Nothing(()) by tenancy::groups::delete_group;
+    delete_group: DeleteGroup(actor: Actor, tenant: String, group: String;) -> Nothing(()) by task tenancy::groups::delete_group;
     /// Adds an account with access to the tenant to a group; `groups:write`.
-    add_group_member: AddGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by tenancy::groups::add_group_member;
+    add_group_member: AddGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by task tenancy::groups::add_group_member;
     /// Removes an account from a group; never from `everyone`; `groups:write`.
-    remove_group_member: RemoveGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by tenancy::groups::remove_group_member;
+    remove_group_member: RemoveGroupMember(actor: Actor, tenant: String, group: String, principal: String;) -> Group(Group) by task tenancy::groups::remove_group_member;
     /// Adds grants to a group; `groups:write`.
-    grant_group_permissions: GrantGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by tenancy::groups::grant_group_permissions;
+    grant_group_permissions: GrantGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by task tenancy::groups::grant_group_permissions;
     /// Removes grants from a group; `groups:write`.
-    revoke_group_permissions: RevokeGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by tenancy::groups::revoke_group_permissions;
+    revoke_group_permissions: RevokeGroupPermissions(actor: Actor, tenant: String, group: String, grants: Vec<Grant>;) -> Group(Group) by task tenancy::groups::revoke_group_permissions;
     /// Creates a user owned by the tenant; its principal is the email.
     ///
     /// `accounts:write`; a `role` beyond the actor's own rights is `forbidden`; past the
     /// tenant's `seat_limit` is `quota_exceeded`.
-    create_user: CreateUser(actor: Actor, tenant: String, email: String; name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no") -> Account(Account) by accounts::create::create_user;
+    create_user: CreateUser(actor: Actor, tenant: String, email: String; name: Option<String> = "none", role: Option<String> = "none", mfa: bool = "no") -> Account(Account) by task accounts::create::create_user;
     /// Removes a user and its personal tokens; never the last admin.
     ///
     /// `accounts:delete`.
-    remove_user: RemoveUser(actor: Actor, tenant: String, email: String;) -> Nothing(()) by tenancy::directory::remove_user;
+    remove_user: RemoveUser(actor: Actor, tenant: String, email: String;) -> Nothing(()) by task tenancy::directory::remove_user;
     /// Makes the tenant's own users match an identity provider's list.
     ///
     /// `users` is a list of `{email, name}`. Creates, renames and removes users only; service
     /// accounts and external users are untouched. `accounts:write` and `accounts:delete`.
     /// Answers `{created, updated, removed, skipped}`.
-    sync_directory: SyncDirectory(actor: Actor, tenant: String, users: Vec<DirectoryUser>;) -> SyncReport(SyncReport) by tenancy::directory::sync_directory;
+    sync_directory: SyncDirectory(actor: Actor, tenant: String, users: Vec<DirectoryUser>;) -> SyncReport(SyncReport) by task tenancy::directory::sync_directory;
     /// Creates a service account owned by `tenant`; `accounts:write`.
     ///
     /// Its principal is `<name>@<tenant>.sa.<domain>`. Without `role` it gets the tenant's
     /// `default_service_account_role` (none by default, R-40). The actor must hold the rights
     /// it gives; past `max_service_accounts` is `quota_exceeded`. A `password`
     /// must meet the tenant's policy and is stored as Argon2id.
-    create_service_account: CreateServiceAccount(actor: Actor, tenant: String, name: String; description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none") -> Account(Account) by accounts::create::create_service_account;
+    create_service_account: CreateServiceAccount(actor: Actor, tenant: String, name: String; description: Option<String> = "none", role: Option<String> = "none", grants: Vec<Grant> = "empty", password: Option<Secret> = "none") -> Account(Account) by task accounts::create::create_service_account;
     /// An account as seen from `tenant`; `accounts:read`.
-    get_account: GetAccount(actor: Actor, tenant: String, principal: String;) -> Account(Account) by accounts::read::get_account;
+    get_account: GetAccount(actor: Actor, tenant: String, principal: String;) -> Account(Account) by task accounts::read::get_account;
     /// Accounts with access to `tenant`, owned and external, by principal.
     ///
     /// `filter` uses the AIP-160 grammar of R-70 (a bad one is `invalid_filter` with its
     /// `position`); `page_size` is 1 to 1,000. `accounts:read`. Answers
     /// `{accounts, next_page_token}`.
-    list_accounts: ListAccounts(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AccountPage(AccountPage) by accounts::read::list_accounts;
+    list_accounts: ListAccounts(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AccountPage(AccountPage) by task accounts::read::list_accounts;
     /// Changes a service account's description; owner's `accounts:write`.
-    update_service_account: UpdateServiceAccount(actor: Actor, principal: String; description: Option<String>) -> Account(Account) by accounts::lifecycle::update_service_account;
+    update_service_account: UpdateServiceAccount(actor: Actor, principal: String; description: Option<String>) -> Account(Account) by task accounts::lifecycle::update_service_account;
     /// Sets (or with null clears) the account's one direct role in `tenant`.
     ///
     /// `accounts:write`; no escalation.
-    set_role: SetRole(actor: Actor, tenant: String, principal: String, role: Option<String>;) -> Account(Account) by accounts::access::set_role;
+    set_role: SetRole(actor: Actor, tenant: String, principal: String, role: Option<String>;) -> Account(Account) by task accounts::access::set_role;
     /// Adds direct grants in `tenant`; `accounts:write`.
-    grant_permissions: GrantPermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by accounts::access::grant_permissions;
+    grant_permissions: GrantPermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by task accounts::access::grant_permissions;
     /// Removes direct grants in `tenant`; `accounts:write`.
-    revoke_permissions: RevokePermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by accounts::access::revoke_permissions;
+    revoke_permissions: RevokePermissions(actor: Actor, tenant: String, principal: String, grants: Vec<Grant>;) -> Account(Account) by task accounts::access::revoke_permissions;
     /// Gives an account of another tenant access to `tenant`.
     ///
     /// Needs `accounts:write` in `tenant`; the owner tenant is `invalid_argument`, a second
     /// grant `already_exists`.
-    grant_access: GrantAccess(actor: Actor, tenant: String, principal: String; role: Option<String> = "none", grants: Vec<Grant> = "empty") -> Account(Account) by accounts::access::grant_access;
+    grant_access: GrantAccess(actor: Actor, tenant: String, principal: String; role: Option<String> = "none", grants: Vec<Grant> = "empty") -> Account(Account) by task accounts::access::grant_access;
     /// Removes an external account's access to `tenant`; `accounts:write`.
-    remove_access: RemoveAccess(actor: Actor, tenant: String, principal: String;) -> Nothing(()) by accounts::access::remove_access;
+    remove_access: RemoveAccess(actor: Actor, tenant: String, principal: String;) -> Nothing(()) by task accounts::access::remove_access;
     /// Disables an account: its credentials stop working at once.
-    disable_account: DisableAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::disable_account;
+    disable_account: DisableAccount(actor: Actor, principal: String;) -> Account(Account) by task accounts::lifecycle::disable_account;
     /// Enables a disabled account; a revoked one is `failed_precondition`.
-    enable_account: EnableAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::enable_account;
+    enable_account: EnableAccount(actor: Actor, principal: String;) -> Account(Account) by task accounts::lifecycle::enable_account;
     /// Revokes an account for good; the principal is kept as inactive.
-    revoke_account: RevokeAccount(actor: Actor, principal: String;) -> Account(Account) by accounts::lifecycle::revoke_account;
+    revoke_account: RevokeAccount(actor: Actor, principal: String;) -> Account(Account) by task accounts::lifecycle::revoke_account;
     /// Deletes an account and its credentials; owner's `accounts:delete`.
-    delete_account: DeleteAccount(actor: Actor, principal: String;) -> Nothing(()) by accounts::lifecycle::delete_account;
+    delete_account: DeleteAccount(actor: Actor, principal: String;) -> Nothing(()) by task accounts::lifecycle::delete_account;
     /// Sets (or with null clears) a service account's password.
     ///
     /// A weak password is `weak_password` listing the unmet `rules`; a user is
     /// `invalid_argument`. Hashing takes tens of milliseconds: hosts run it off their main
     /// thread (Python releases the GIL).
-    set_password: SetPassword(actor: Actor, principal: String, password: Option<Secret>;) -> Account(Account) by passwords::ops::set_password;
+    set_password: SetPassword(actor: Actor, principal: String, password: Option<Secret>;) -> Account(Account) by task passwords::ops::set_password;
     /// Issues a token (R-20..R-23, R-26, R-47); owner's `tokens:write`.
     ///
     /// At most one of `ttl_days`, `expires_at` (ms) and `never_expires`. The answer
     /// holds `token`, the plaintext: the only time it is seen.
-    create_token: CreateToken(actor: Actor, principal: String; name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none") -> TokenCreated(TokenCreated) by tokens::ops::create_token;
+    create_token: CreateToken(actor: Actor, principal: String; name: Option<String> = "none", ttl_days: Option<u64> = "none", expires_at: Option<i64> = "none", never_expires: bool = "no", scopes: Option<Vec<Scope>> = "none") -> TokenCreated(TokenCreated) by task tokens::ops::create_token;
     /// An account's tokens, revoked and expired included: metadata only.
     ///
     /// Owner's `tokens:read`.
-    list_tokens: ListTokens(actor: Actor, principal: String;) -> Tokens(Vec<TokenInfo>) by tokens::ops::list_tokens;
+    list_tokens: ListTokens(actor: Actor, principal: String;) -> Tokens(Vec<TokenInfo>) by task tokens::ops::list_tokens;
     /// Renames a token (1 to 64 printable characters, R-24); owner's `tokens:write`.
-    rename_token: RenameToken(actor: Actor, principal: String, token_id: String, name: String;) -> TokenInfo(TokenInfo) by tokens::ops::rename_token;
+    rename_token: RenameToken(actor: Actor, principal: String, token_id: String, name: String;) -> TokenInfo(TokenInfo) by task tokens::ops::rename_token;
     /// Revokes a token; revoking a revoked one changes nothing; owner's `tokens:write`.
-    revoke_token: RevokeToken(actor: Actor, principal: String, token_id: String;) -> TokenInfo(TokenInfo) by tokens::ops::revoke_token;
+    revoke_token: RevokeToken(actor: Actor, principal: String, token_id: String;) -> TokenInfo(TokenInfo) by task tokens::ops::revoke_token;
     /// Issues a successor and lets the old token expire after `grace_seconds`.
     ///
     /// Same name, scopes and lifetime length; a revoked or expired token is
     /// `failed_precondition`. Owner's `tokens:write`. The answer holds the new `token`.
-    rotate_token: RotateToken(actor: Actor, principal: String, token_id: String; grace_seconds: Option<u64> = "one_day") -> TokenCreated(TokenCreated) by tokens::ops::rotate_token;
+    rotate_token: RotateToken(actor: Actor, principal: String, token_id: String; grace_seconds: Option<u64> = "one_day") -> TokenCreated(TokenCreated) by task tokens::ops::rotate_token;
     /// Active users counted as seats; service accounts apart; `accounts:read`.
-    seat_usage: SeatUsage(actor: Actor, tenant: String;) -> Seats(Seats) by tenancy::directory::seat_usage;
+    seat_usage: SeatUsage(actor: Actor, tenant: String;) -> Seats(Seats) by task tenancy::directory::seat_usage;
     /// The tenant's audit events, newest first; `audit:read`.
     ///
     /// `filter` uses R-70's grammar over `action`, `actor`, `target`, `outcome` and `time`.
     /// Answers `{events, next_page_token}`.
-    audit_log: AuditLog(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AuditPage(AuditPage) by crate::audit::log::audit_log;
+    audit_log: AuditLog(actor: Actor, tenant: String; filter: Option<String> = "none", page_size: Option<u64> = "hundred", page_token: Option<String> = "none") -> AuditPage(AuditPage) by task crate::audit::log::audit_log;
     /// Verifies a token and answers who it belongs to (R-10..R-15, R-20, R-21).
     ///
     /// Raises `invalid_credentials` until the secret verifies, then `token_revoked`,
     /// `token_expired`, `account_disabled` / `account_revoked` and `channel_not_allowed`, in
     /// that order.
-    authenticate: Authenticate(token: Secret; channel: Channel = "api") -> Identity(Identity) by dataplane::authenticate;
+    authenticate: Authenticate(token: Secret; channel: Channel = "api") -> Identity(Identity) by plane dataplane::Plane::authenticate;
     /// Signs a service account in with its password (R-10..R-13, R-50, R-51).
     ///
     /// Raises like `authenticate`. Hashing takes tens of milliseconds: hosts run it off their
     /// main thread (Python releases the GIL).
-    authenticate_password: AuthenticatePassword(principal: String, password: Secret; channel: Channel = "api") -> Identity(Identity) by passwords::ops::authenticate_password;
+    authenticate_password: AuthenticatePassword(principal: String, password: Secret; channel: Channel = "api") -> Identity(Identity) by task passwords::ops::authenticate_password;
     /// Decides `permission` on `resource` in `tenant`.
     ///
     /// Takes a principal (the account's full rights) or an identity from `authenticate` (its
     /// token's scopes apply, R-26). The decision explains itself: `matched` says which grant
     /// allowed it and its source.
-    authorize: Authorize(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String, permission: String, resource: String = "default_resource";) -> Decision(Decision) by dataplane::authorize;
+    authorize: Authorize(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String, permission: String, resource: String = "default_resource";) -> Decision(Decision) by plane dataplane::Plane::authorize;
     /// Authenticates a token and authorizes in one call (R-10..R-15, R-44, R-45).
     ///
     /// Never raises for a bad credential: the failure's code is the decision's `reason`.
-    verify: Verify(token: Secret, tenant: String, permission: String, resource: String = "default_resource"; channel: Channel = "api") -> Decision(Decision) by dataplane::verify;
+    verify: Verify(token: Secret, tenant: String, permission: String, resource: String = "default_resource"; channel: Channel = "api") -> Decision(Decision) by plane dataplane::Plane::verify;
     /// Every grant an identity or principal holds in `tenant`, with its source.
-    effective_permissions: EffectivePermissions(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String;) -> Effective(Vec<EffectiveGrant>) by dataplane::effective_permissions;
+    effective_permissions: EffectivePermissions(#[serde(alias = "principal", alias = "identity")] identity_or_principal: Subject, tenant: String;) -> Effective(Vec<EffectiveGrant>) by task dataplane::effective_permissions;
 }
 
 /// The record an operation answers with.

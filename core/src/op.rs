@@ -23,9 +23,11 @@
 //! # let _ = answer; Ok(()) }
 //! ```
 //!
-//! Operations are written as `async fn`s over [`Cx`]; the `Op` polls that future with a no-op
-//! waker. A future only ever waits on the host's answer to the batch it last asked for, so one
-//! poll per step is enough: there is no executor, no runtime and no thread.
+//! Admin operations are written as `async fn`s over [`Cx`]; the `Op` polls that future with a
+//! no-op waker. A future only ever waits on the host's answer to the batch it last asked for, so
+//! one poll per step is enough: there is no executor, no runtime and no thread. The hot path,
+//! `authenticate`, `verify` and `authorize`, is a hand-written machine instead
+//! (`dataplane::machine`) behind the same `Op`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,6 +40,7 @@ use serde::Serialize;
 
 use crate::audit::AuditEvent;
 use crate::call::Answer;
+use crate::dataplane::machine::{DataPlane, Plane};
 use crate::docs::decisions_read;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
@@ -76,14 +79,26 @@ type OpFuture = Pin<Box<dyn Future<Output = Result<Answer>> + Send>>;
 
 /// One running operation. Drive it with [`Op::step`] and [`Op::provide`].
 pub struct Op {
-    future: Option<OpFuture>,
-    cx: Arc<Cx>,
+    body: Body,
     awaiting_replies: bool,
+}
+
+/// How an operation runs: admin operations (and `effective_permissions`) as an `async fn`
+/// over [`Cx`]; `authenticate`, `verify` and `authorize`, the hot path, as a hand-written
+/// machine with no boxed future and no lock of its own (DESIGN.md).
+#[allow(clippy::large_enum_variant)] // an `Op` is moved once, to its caller; boxing the machine would cost an allocation per decision
+enum Body {
+    Future { future: Option<OpFuture>, cx: Arc<Cx> },
+    Plane(DataPlane),
 }
 
 impl std::fmt::Debug for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Op").field("done", &self.future.is_none()).finish_non_exhaustive()
+        let done = match &self.body {
+            Body::Future { future, .. } => future.is_none(),
+            Body::Plane(machine) => machine.is_done(),
+        };
+        f.debug_struct("Op").field("done", &done).finish_non_exhaustive()
     }
 }
 
@@ -112,14 +127,23 @@ impl Op {
             events: Mutex::default(),
             quiet: AtomicBool::new(false),
         });
-        Op { future: Some(Box::pin(body(Arc::clone(&cx)))), cx, awaiting_replies: false }
+        let future: OpFuture = Box::pin(body(Arc::clone(&cx)));
+        Op { body: Body::Future { future: Some(future), cx }, awaiting_replies: false }
+    }
+
+    /// `authenticate`, `verify` or `authorize` as the data plane's step machine.
+    pub(crate) fn plane(engine: Arc<Inner>, env: Env, plane: Plane) -> Op {
+        Op { body: Body::Plane(DataPlane::new(engine, env, plane)), awaiting_replies: false }
     }
 
     /// Tells the operation that nobody will take its events (the host has no audit callback,
     /// R-80): decisions then build none. Events a mutation stores are written all the same.
     /// Call it before the first [`Op::step`].
-    pub fn without_events(self) -> Op {
-        self.cx.quiet.store(true, Ordering::Relaxed);
+    pub fn without_events(mut self) -> Op {
+        match &mut self.body {
+            Body::Future { cx, .. } => cx.quiet.store(true, Ordering::Relaxed),
+            Body::Plane(machine) => machine.without_events(),
+        }
         self
     }
 
@@ -131,32 +155,21 @@ impl Op {
         if self.awaiting_replies {
             return Step::Done(Err(Error::internal("step called before provide")));
         }
-        let Some(future) = self.future.as_mut() else {
-            return Step::Done(Err(Error::internal("operation already finished")));
+        let step = match &mut self.body {
+            Body::Future { future, cx } => poll(future, cx),
+            Body::Plane(machine) => machine.step(),
         };
-        let mut context = Context::from_waker(Waker::noop());
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(answer) => {
-                self.future = None;
-                Step::Done(answer)
-            }
-            Poll::Pending => match lock(&self.cx.io).requests.take() {
-                Some(requests) => {
-                    self.awaiting_replies = true;
-                    Step::Need(requests)
-                }
-                None => {
-                    self.future = None;
-                    Step::Done(Err(Error::internal("operation stalled without a request")))
-                }
-            },
-        }
+        self.awaiting_replies = matches!(step, Step::Need(_));
+        step
     }
 
     /// Hands the host's replies to the last batch, one per request, in request order.
     pub fn provide(&mut self, replies: Vec<StoreReply>) {
         self.awaiting_replies = false;
-        lock(&self.cx.io).replies = Some(replies);
+        match &mut self.body {
+            Body::Future { cx, .. } => lock(&cx.io).replies = Some(replies),
+            Body::Plane(machine) => machine.provide(replies),
+        }
     }
 
     /// Runs the operation to completion against a synchronous store, each batch of reads in
@@ -176,7 +189,32 @@ impl Op {
     /// events are already among the writes; these are the same events plus the data-plane
     /// decisions, which are never stored.
     pub fn take_events(&mut self) -> Vec<AuditEvent> {
-        std::mem::take(&mut *lock(&self.cx.events))
+        match &mut self.body {
+            Body::Future { cx, .. } => std::mem::take(&mut *lock(&cx.events)),
+            Body::Plane(machine) => machine.take_events(),
+        }
+    }
+}
+
+/// Polls an operation's future once: one poll per step is enough, since a future only ever
+/// waits on the host's answer to the batch it last asked for.
+fn poll(slot: &mut Option<OpFuture>, cx: &Cx) -> Step {
+    let Some(future) = slot.as_mut() else {
+        return Step::Done(Err(Error::internal("operation already finished")));
+    };
+    let mut context = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(answer) => {
+            *slot = None;
+            Step::Done(answer)
+        }
+        Poll::Pending => match lock(&cx.io).requests.take() {
+            Some(requests) => Step::Need(requests),
+            None => {
+                *slot = None;
+                Step::Done(Err(Error::internal("operation stalled without a request")))
+            }
+        },
     }
 }
 
@@ -232,6 +270,26 @@ fn mismatch() -> Error {
     Error::internal("the host answered a store request with the wrong kind of reply")
 }
 
+/// The host's replies to a batch of `expected` requests; another count is outside the protocol.
+/// Shared by [`Cx`] and the data plane's machine, so both refuse the same answers alike.
+pub(crate) fn replies_for(replies: Vec<StoreReply>, expected: usize) -> Result<Vec<StoreReply>> {
+    if replies.len() != expected {
+        return Err(Error::internal(format!("the host answered {} replies to a batch of {expected}", replies.len())));
+    }
+    Ok(replies)
+}
+
+/// The host's reply to one `get`: a version of 0 or another kind of reply is outside the
+/// protocol (R-94). Shared by [`Cx::get_many`] and the data plane's machine.
+pub(crate) fn got(reply: StoreReply) -> Result<Option<Versioned>> {
+    match reply {
+        StoreReply::Got { entry: Some(v) } if v.version == 0 => Err(bad_version("get")),
+        StoreReply::Got { entry } => Ok(entry),
+        StoreReply::Failed { message } => Err(store_error(message)),
+        _ => Err(mismatch()),
+    }
+}
+
 pub(crate) fn parse<T: DeserializeOwned>(key: &str, value: &str) -> Result<T> {
     serde_json::from_str(value).map_err(|e| Error::internal(format!("stored document `{key}` is unreadable: {e}")))
 }
@@ -278,81 +336,23 @@ impl Cx {
 
     /// The staleness window of R-16, in ms (0: none).
     fn window_ms(&self) -> u64 {
-        self.engine.options.max_staleness_ms
+        crate::recent::window_ms(&self.engine)
     }
 
-    /// [`Cx::exchange`] without touching the staleness window: for reads, and for the last-use
-    /// stamp, which changes nothing a decision depends on.
+    /// [`Cx::exchange`] without touching the staleness window: for reads, which change nothing.
+    /// (The data plane's last-use stamp goes through its own machine, `recent::Stamp`.)
     async fn exchange_quietly(&self, requests: Vec<StoreRequest>) -> Result<Vec<StoreReply>> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
         let expected = requests.len();
-        let replies = Await { io: &self.io, requests: Some(requests) }.await;
-        if replies.len() != expected {
-            return Err(Error::internal(format!(
-                "the host answered {} replies to a batch of {expected}",
-                replies.len()
-            )));
-        }
-        Ok(replies)
-    }
-
-    /// Reads several keys in one round, or none when the staleness window (R-16) holds every
-    /// one of them: for `authenticate`, `verify` and `authorize` only. A round whose first key
-    /// is missing is not kept: anyone can send token ids that exist nowhere, and such answers
-    /// must not crowd out the documents decisions need.
-    pub async fn get_many_recent(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
-        let window = self.window_ms();
-        if window == 0 {
-            return self.get_many(keys).await;
-        }
-        let sent_in = {
-            let recent = self.engine.recent();
-            if let Some(answers) = recent.lookup(keys, self.now, window) {
-                return Ok(answers);
-            }
-            recent.epoch()
-        };
-        let answers = self.get_many(keys).await?;
-        if answers.first().is_some_and(Option::is_some) {
-            self.engine.recent().keep(sent_in, keys, &answers, self.now, window);
-        }
-        Ok(answers)
-    }
-
-    /// The throttled last-use stamp (R-15): a compare-and-set the window follows rather than
-    /// forgets, since it changes nothing a decision depends on. Whether it landed matters to
-    /// nobody; a lost or failed one drops the token from the window, so the next use reads it
-    /// afresh, and so does one answered after a write or a newer read of the token.
-    pub async fn stamp(&self, key: String, value: String, expected: u64) {
-        let request = StoreRequest::Put { key: key.clone(), value: value.clone(), expected_version: Some(expected) };
-        let sent_in = self.engine.recent().epoch();
-        let reply = self.exchange_quietly(vec![request]).await;
-        if self.window_ms() == 0 {
-            return;
-        }
-        match reply.ok().and_then(|r| r.into_iter().next()) {
-            Some(StoreReply::Put { version: Some(version) }) if version > 0 => {
-                self.engine.recent().stamped(sent_in, &key, expected, Versioned { value, version })
-            }
-            _ => self.engine.recent().forget(&key),
-        }
+        replies_for(Await { io: &self.io, requests: Some(requests) }.await, expected)
     }
 
     /// Reads several keys in one round.
     pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Versioned>>> {
         let requests = keys.iter().map(|key| StoreRequest::Get { key: key.clone() }).collect();
-        self.exchange_quietly(requests)
-            .await?
-            .into_iter()
-            .map(|reply| match reply {
-                StoreReply::Got { entry: Some(v) } if v.version == 0 => Err(bad_version("get")),
-                StoreReply::Got { entry } => Ok(entry),
-                StoreReply::Failed { message } => Err(store_error(message)),
-                _ => Err(mismatch()),
-            })
-            .collect()
+        self.exchange_quietly(requests).await?.into_iter().map(got).collect()
     }
 
     /// Reads several typed documents in one round.

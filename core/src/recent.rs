@@ -16,7 +16,9 @@
 
 use std::collections::HashMap;
 
-use crate::store::Versioned;
+use crate::engine::Inner;
+use crate::error::Result;
+use crate::store::{StoreReply, StoreRequest, Versioned};
 
 /// Upper bound of the option, so a typo cannot turn the window into a permanent cache.
 pub const MAX_STALENESS_LIMIT_MS: u64 = 24 * 60 * 60 * 1000;
@@ -93,5 +95,88 @@ impl RecentDocs {
     /// Drops one key, whose entry may be behind the store.
     pub fn forget(&mut self, key: &str) {
         self.entries.remove(key);
+    }
+}
+
+/// The staleness window of R-16 an engine runs with, in ms (0: none).
+pub(crate) fn window_ms(engine: &Inner) -> u64 {
+    engine.options.max_staleness_ms
+}
+
+/// Where a decision's read round (`authenticate`, `verify`, `authorize`) is answered from.
+pub(crate) enum Round {
+    /// The window held every key: these answers, with no store access.
+    Answered(Vec<Option<Versioned>>),
+    /// The round goes to the store; its answers are kept (by [`read`]) only if no write was
+    /// sent or answered since this epoch. `None`: there is no window, nothing is kept.
+    Send(Option<u64>),
+}
+
+/// Starts a decision's read round of `keys` at `now`: answered by the window when it holds
+/// every key, else sent to the store.
+pub(crate) fn lookup(engine: &Inner, keys: &[String], now: i64) -> Round {
+    let window = window_ms(engine);
+    if window == 0 {
+        return Round::Send(None);
+    }
+    let recent = engine.recent();
+    match recent.lookup(keys, now, window) {
+        Some(answers) => Round::Answered(answers),
+        None => Round::Send(Some(recent.epoch())),
+    }
+}
+
+/// The store answered a round [`lookup`] sent in `sent_in`. A round whose first key is missing
+/// is not kept: anyone can send token ids that exist nowhere, and such answers must not crowd
+/// out the documents decisions need.
+pub(crate) fn read(engine: &Inner, sent_in: Option<u64>, keys: &[String], answers: &[Option<Versioned>], now: i64) {
+    if let Some(sent_in) = sent_in {
+        if answers.first().is_some_and(Option::is_some) {
+            engine.recent().keep(sent_in, keys, answers, now, window_ms(engine));
+        }
+    }
+}
+
+/// The throttled last-use stamp in flight: a compare-and-set the window follows rather
+/// than forgets, since it changes nothing a decision depends on. Whether it landed matters to
+/// nobody; a lost or failed one drops the token from the window, so the next use reads it
+/// afresh, and so does one answered after a write or a newer read of the token.
+pub(crate) struct Stamp {
+    /// What the window needs once the stamp is answered; `None` without a window, where the
+    /// stamp's answer changes nothing (and its key and text are not copied).
+    followed: Option<Followed>,
+}
+
+struct Followed {
+    key: String,
+    value: String,
+    expected: u64,
+    sent_in: u64,
+}
+
+impl Stamp {
+    /// The stamp of `value` at `key` over version `expected`, and its request for the host.
+    pub fn send(engine: &Inner, key: String, value: String, expected: u64) -> (Stamp, StoreRequest) {
+        if window_ms(engine) == 0 {
+            let request = StoreRequest::Put { key, value, expected_version: Some(expected) };
+            return (Stamp { followed: None }, request);
+        }
+        let request = StoreRequest::Put { key: key.clone(), value: value.clone(), expected_version: Some(expected) };
+        let sent_in = engine.recent().epoch();
+        (Stamp { followed: Some(Followed { key, value, expected, sent_in }) }, request)
+    }
+
+    /// The host answered the stamp (`replies` already checked for their count): the window
+    /// follows a landed stamp and forgets the token otherwise. Never an error.
+    pub fn answered(self, engine: &Inner, replies: Result<Vec<StoreReply>>) {
+        let Some(Followed { key, value, expected, sent_in }) = self.followed else {
+            return;
+        };
+        match replies.ok().and_then(|r| r.into_iter().next()) {
+            Some(StoreReply::Put { version: Some(version) }) if version > 0 => {
+                engine.recent().stamped(sent_in, &key, expected, Versioned { value, version })
+            }
+            _ => engine.recent().forget(&key),
+        }
     }
 }
