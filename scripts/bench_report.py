@@ -283,16 +283,18 @@ WHY: List[Tuple[str, str]] = [
     ("Rust `verify` ≤ 4× the floor at 1k",
      "The floor is one hash and two probes in memory; `verify` goes through the store protocol: "
      "two rounds of reads (the token; then account, tenant and membership), each an owned copy "
-     "of a JSON document out of the `MemoryStore` under its lock, keys built as strings, the "
-     "`Op` step machine (a boxed future, a shared context, locks), the compiled-rights check and "
-     "a `Decision` of owned strings. Already done: no audit event built without a callback, no "
-     "random seed drawn, the token parsed once, digests compared as bytes, token and account "
-     "documents parsed once per version and text. What would close it: the hand-written "
-     "data-plane step machine of DESIGN.md (no boxed future, borrowed keys, reasons as "
-     "`&'static str`); a store interface handing out shared values, so unchanged documents are "
-     "neither copied nor compared; and, within a staleness window, caching the decision's inputs "
-     "(digest → account, rights) rather than documents, which leaves the floor plus one rights "
-     "check."),
+     "of a JSON document out of the `MemoryStore`, and a `Decision` of owned strings. Already "
+     "done: the three decisions are a hand-written step machine (no boxed future, no lock of "
+     "their own, keys built once per round), no audit event built without a callback, no random "
+     "seed drawn, the token parsed once, digests compared as bytes, token and account documents "
+     "parsed once per version and text. Where the rest goes (perf, 1 k tokens): copying "
+     "documents out of the store (memmove and `MemoryStore::get`, about a fifth), confirming "
+     "that a parsed document is the one read (memcmp of key, version and text, about an "
+     "eighth), allocation (about a sixth), SHA-256 and the digest comparison. What would close "
+     "it: a store interface handing out shared values (`Arc<str>`), so unchanged documents are "
+     "neither copied nor compared; borrowed keys in `StoreRequest`; and, within a staleness "
+     "window, caching the decision's inputs (digest → account, rights) rather than documents, "
+     "which leaves the floor plus one rights check."),
     ("Rust `verify` ≤ 4× the floor at 1M",
      "As at 1 k tokens, plus memory: at 1 M tokens the store and the parsed documents no longer "
      "fit in the CPU's caches, and the parsed-token cache (100,000 entries per engine) misses on "
@@ -310,31 +312,38 @@ WHY: List[Tuple[str, str]] = [
      "the next call (R-05, R-16). Within a staleness window nothing is read, but the step "
      "machine remains (see the SQL table); the floor work above closes it."),
     ("Python `verify` ≤ 3 µs",
-     "The Rust cost plus the crossing: arguments converted to a `serde_json::Value`, then into "
-     "the call, the answer into a `Value` and then into a dict — the conversions DESIGN.md's "
-     "review counted. Closing it: the typed boundary of issue 10, point 1 (arguments "
-     "deserialised straight into the operation's struct, the decision built as a dict directly), "
-     "plus the Rust work."),
+     "The Rust cost plus the crossing. Already done: the typed boundary — the arguments go "
+     "through one checked walk (depth, finite numbers, exact types: R-94's refusals before "
+     "anything runs) and are read straight into the operation's struct; the decision becomes a "
+     "dict built straight from the record (pythonize); no `Value` re-keying. What remains: "
+     "pyo3's call and the generated method's dict of arguments, the walk, the decision's dict "
+     "(and its `matched` dict), plus the Rust cost above. Closing it: a `verify` entry taking "
+     "its five strings as native arguments and answering a dict of a fixed shape, and the Rust "
+     "work."),
     ("Python `verify` ≥ 15× faster than PyJWT", "As for the 3 µs target: the crossing and the Rust cost."),
     ("`@keyward/node` `verify` ≤ 3 µs",
-     "The JS driver sends the arguments as JSON text through napi and parses the answer's JSON "
-     "text, with keys rewritten to camelCase through a `Value`, and awaits a Promise per call. "
-     "Closing it: the typed boundary (napi objects straight into the operation's struct) and a "
-     "synchronous path for the built-in store, plus the Rust work."),
+     "Already done: the driver sends one JSON text of named arguments that `serde_json` reads "
+     "straight into the operation's struct, and the answer comes back as JSON text written in "
+     "camelCase in the one serialisation pass (no `Value`, no re-keying). What remains: "
+     "`JSON.stringify`/`JSON.parse` and the UTF-8 copies of N-API strings, the Promise every "
+     "method returns (API.md), plus the Rust cost. Closing it: the Rust work above; a "
+     "synchronous `verify` beside the Promise one for the built-in store."),
     ("`@keyward/node` `verify` ≥ 15× faster than jose", "As for the 3 µs target."),
     ("`@keyward/wasm` `verify` in Node ≤ 6 µs",
-     "The JS crossing as for `@keyward/node`, through serde-wasm-bindgen, with SHA-256 and "
-     "allocation slower in wasm (no SIMD, a simple allocator). Closing it: the typed boundary "
-     "and the Rust work; a data-plane-only module would also start faster."),
+     "The crossing as for `@keyward/node` (JSON text both ways, now without serde-wasm-bindgen's "
+     "property-by-property walk), with SHA-256 and allocation slower in wasm (no SIMD, a simple "
+     "allocator) and strings copied into and out of linear memory. Closing it: the Rust work; a "
+     "data-plane-only module would also start faster."),
     ("wasm ≤ 300 KB raw",
-     "The module holds the whole engine: Argon2id, the 10,000 common passwords (69 KB of text), "
-     "`serde_json` and serde's code for every operation's arguments and answers, the filter "
-     "parser. Closing it: a data-plane-only build for edge workers (no Argon2, no password "
-     "list, no admin operations), the password list compressed or fetched on demand, and the "
-     "typed boundary replacing `serde_json::Value` round trips."),
+     "The module holds the whole engine, since browser admin UIs run every operation: Argon2id, "
+     "the 10,000 common passwords (79 KB of text), `serde_json` and serde's code for every "
+     "operation's arguments and answers, the filter parser. Already done: serde-wasm-bindgen and "
+     "the `Value` re-keying are gone (JSON text both ways). Closing it: a data-plane-only build "
+     "for edge workers (no Argon2, no password list, no admin operations), the password list "
+     "compressed or fetched on demand."),
     ("wasm ≤ 120 KB gzip", "As for the raw size."),
     ("wasm cold start ≤ 5 ms",
-     "Compiling the 1.25 MB module is most of it (reading, compiling and instantiating ≈ 14 ms "
+     "Compiling the module (over 1 MB) is most of it (reading, compiling and instantiating ≈ 14 ms "
      "of 16); it shrinks with the module. Browsers and workerd cache compiled modules, so this "
      "is paid once per isolate."),
     ("no linear term in roles and groups",
@@ -342,8 +351,11 @@ WHY: List[Tuple[str, str]] = [
      "what grows is the tenant document itself (every role and group, about 100 B each), which "
      "each decision reads whole to learn its version, the store protocol having no cheaper way "
      "(R-90): a copy out of the store and a comparison per call. Closing it: a small tenant head "
-     "document (its policy version) that decisions read instead, the policy read only when the "
-     "head changes; or a staleness window, with which nothing is read."),
+     "document naming the policy document's version, which decisions read instead, the policy "
+     "read only when the head changes — a storage-layout change whose two writes (policy, then "
+     "head; the store compares and sets one key at a time) must keep R-92: a crash between them "
+     "leaves the change unacknowledged and decisions on the policy the head names, and the "
+     "retry completes it. Or a staleness window, with which nothing is read."),
     ("no linear term in tokens",
      "Every read is by key, so the engine has no term in the number of tokens; what grows is "
      "memory traffic: the store and parsed documents outgrow the CPU's caches and the "
