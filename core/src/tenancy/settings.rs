@@ -82,6 +82,12 @@ fn optional_count(key: &str, value: &Value, min: u64, max: u64) -> Result<Option
 }
 
 impl Settings {
+    /// The settings a patch names, in snake_case whatever the patch's spelling (unknown keys
+    /// left out: [`Settings::merged`] refuses them). What a check or an event says was changed.
+    pub fn named_in(patch: &Map<String, Value>) -> Vec<&'static str> {
+        patch.keys().filter_map(|k| setting_name(k)).collect()
+    }
+
     /// A copy with `patch` merged in. Every key and value is checked; the field of an
     /// `invalid_argument` is the setting's name. Role names are checked for existence by the
     /// caller, which knows the tenant's roles.

@@ -173,7 +173,10 @@ pub(crate) async fn update_tenant_settings(cx: &Cx, a: UpdateTenantSettings) -> 
         scope.require(cx, "settings", "write", "tenant.update", &target).await?;
         let mut doc = scope.tenant.value.clone();
         doc.settings = doc.settings.merged(&a.settings)?;
-        if a.settings.contains_key("default_service_account_role") {
+        // Canonical names: JavaScript writes `defaultServiceAccountRole`, and the check must
+        // hold whatever the spelling.
+        let changed = Settings::named_in(&a.settings);
+        if changed.contains(&"default_service_account_role") {
             if let Some(role) = &doc.settings.default_service_account_role {
                 let grants = scope.role_grants(role)?;
                 scope.require_covers(cx, &grants, "tenant.update", &target).await?;
@@ -182,8 +185,7 @@ pub(crate) async fn update_tenant_settings(cx: &Cx, a: UpdateTenantSettings) -> 
         if cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await?.is_none() {
             continue;
         }
-        let changed: Vec<Value> = a.settings.keys().map(|k| json!(k)).collect();
-        let d = details([("settings", Value::Array(changed))]);
+        let d = details([("settings", Value::Array(changed.iter().map(|k| json!(k)).collect()))]);
         cx.record(&a.tenant, scope.actor.actor_ref(), "tenant.update", &target, Ok(()), d).await?;
         return Ok(tenant_record(&doc));
     }
