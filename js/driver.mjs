@@ -234,7 +234,7 @@ export function createKeyward(native) {
     async _call(spec, args) {
       const [op, named] = namedArgs(spec, args);
       const now = this.#now();
-      const argsOut = out(named);
+      const argsOut = argsText(named);
       if (this.#memory) {
         const r = back(guard(() => this.#native.runMemory(this.#memory, op, argsOut, now)));
         this.#emit(r.events ?? []);
@@ -270,9 +270,7 @@ export function createKeyward(native) {
       options = args.pop();
     }
     while (args.length > required && args[args.length - 1] == null) args.pop();
-    if (args.length > positional.length) {
-      throw new KeywardError({ code: 'invalid_argument', field: 'args', message: `invalid argument \`args\`: \`${op}\` takes ${positional.length} positional arguments, ${args.length} given` });
-    }
+    if (args.length > positional.length) throw invalid('args', `\`${op}\` takes ${positional.length} positional arguments, ${args.length} given`);
     const named = {};
     args.forEach((value, i) => {
       if (i < required || value != null) named[positional[i]] = value ?? null;
@@ -280,18 +278,42 @@ export function createKeyward(native) {
     for (const [key, value] of Object.entries(options ?? {})) {
       const spelled = (k) => k === key || camel(k) === key;
       const positionalName = positional.find(spelled);
-      if (positionalName !== undefined) {
-        throw new KeywardError({ code: 'invalid_argument', field: positionalName, message: `invalid argument \`${positionalName}\`: \`${op}\` takes it as a positional argument, not an option` });
-      }
+      if (positionalName !== undefined) throw invalid(positionalName, `\`${op}\` takes it as a positional argument, not an option`);
       const name = keywords.find(spelled);
-      if (name === undefined) {
-        // Named only when it looks like a name: an error never echoes what could be a secret.
-        const field = /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key) ? key : 'options';
-        throw new KeywardError({ code: 'invalid_argument', field, message: `invalid argument \`${field}\`: \`${op}\` has no such option` });
-      }
+      // Named only when it looks like a name: an error never echoes what could be a secret.
+      if (name === undefined) throw invalid(key, `\`${op}\` has no such option`);
       if (value !== undefined) named[name] = value;
     }
     return [op, named];
+  }
+
+  /** `invalid_argument` naming `key` when it looks like a name, `args` otherwise. */
+  function invalid(key, what) {
+    const field = /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key) ? key : 'args';
+    return new KeywardError({ code: 'invalid_argument', field, message: `invalid argument \`${field}\`: ${what}` });
+  }
+
+  /**
+   * Named arguments as JSON text. JSON has no NaN or Infinity (`JSON.stringify` would write
+   * null, which means "the default"), so they are refused; a BigInt within 2^53 becomes a
+   * number. Values nested too deeply, or that cannot be written, are `invalid_argument` too —
+   * never a host error.
+   */
+  function argsText(named) {
+    const replacer = (key, value) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) throw invalid(key, 'must be a finite number');
+      if (typeof value === 'bigint') {
+        if (value >= -(2n ** 53n) && value <= 2n ** 53n) return Number(value);
+        throw invalid(key, 'is out of range');
+      }
+      return value;
+    };
+    try {
+      return JSON.stringify(named, replacer);
+    } catch (e) {
+      if (e instanceof KeywardError) throw e;
+      throw invalid('args', e instanceof RangeError ? 'nested too deeply' : 'cannot be written as JSON');
+    }
   }
 
   // One method per operation of API.md, named in camelCase.

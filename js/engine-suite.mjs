@@ -52,10 +52,27 @@ export function defineEngineTests(keyward, label) {
       'maxServiceAccounts', 'maxTokenTtlDays', 'maxTokensPerAccount', 'passwordPolicy', 'seatLimit']);
   });
 
+  test(`${label}: a BigInt within 2^53 is a number, and camelCase settings keys keep their checks (R-47)`, async () => {
+    const { engine, bot } = await setup(keyward);
+    const created = await engine.createToken(ROOT, bot.principal, { ttlDays: 7n });
+    assert.equal(created.expiresAt - created.createdAt, 7 * 86400000);
+    const tenant = await engine.updateTenantSettings(ROOT, 'acme', { maxTokenTtlDays: 30, defaultServiceAccountRole: 'viewer' });
+    assert.equal(tenant.settings.maxTokenTtlDays, 30);
+    assert.equal(tenant.settings.defaultServiceAccountRole, 'viewer');
+    await assert.rejects(engine.updateTenantSettings(ROOT, 'acme', { defaultServiceAccountRole: 'no-such-role' }),
+      (e) => e instanceof KeywardError && e.code === 'not_found');
+  });
+
   for (const [what, call, code, field] of [
     ['a bad service-account name', (e) => e.createServiceAccount(ROOT, 'acme', 'Bad Name'), 'invalid_argument', 'name'],
     ['an unknown option', (e) => e.createToken(ROOT, 'bot@acme.sa.keyward.local', { colour: 'red' }), 'invalid_argument', 'colour'],
     ['a zero ttl', (e) => e.createToken(ROOT, 'bot@acme.sa.keyward.local', { ttlDays: 0 }), 'invalid_argument', 'ttl_days'],
+    // JSON has no NaN or Infinity: written as null they would mean "the default lifetime" (R-22).
+    ['a NaN ttl', (e) => e.createToken(ROOT, 'bot@acme.sa.keyward.local', { ttlDays: NaN }), 'invalid_argument', 'ttl_days'],
+    ['an infinite expiry', (e) => e.createToken(ROOT, 'bot@acme.sa.keyward.local', { expiresAt: Infinity }), 'invalid_argument', 'expires_at'],
+    ['a BigInt beyond 2^53', (e) => e.createToken(ROOT, 'bot@acme.sa.keyward.local', { ttlDays: 2n ** 60n }), 'invalid_argument', 'ttl_days'],
+    ['settings nested 200 deep', (e) => e.updateTenantSettings(ROOT, 'acme', { seatLimit: JSON.parse('['.repeat(200) + ']'.repeat(200)) }), 'invalid_argument', undefined],
+    ['a positional argument given as an option', (e) => e.getAccount(ROOT, 'acme', { principal: 'x' }), 'invalid_argument', undefined],
     ['a bad filter', (e) => e.listAccounts(ROOT, 'acme', { filter: 'status=active AND' }), 'invalid_filter', undefined],
     ['an unknown account', (e) => e.disableAccount(ROOT, 'ghost@acme.sa.keyward.local'), 'not_found', undefined],
     ['a weak password', (e) => e.setPassword(ROOT, 'bot@acme.sa.keyward.local', 'short'), 'weak_password', undefined],

@@ -240,12 +240,19 @@ macro_rules! start {
 fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(args: D) -> Result<T> {
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
-        let field = path.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?").map(str::to_owned);
+        let top = path.split(['.', '[']).next().filter(|f| !f.is_empty() && *f != "?").map(str::to_owned);
         let message = e.into_inner().to_string();
-        let message = message.strip_prefix("Error: ").unwrap_or(&message).to_owned();
-        let field = unknown_or_missing(&message).or(field).unwrap_or_else(|| "args".to_owned());
-        Error::invalid(&field, message)
+        // Where in a JSON text is no news to a host that never wrote one.
+        let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+        // A key the caller wrote names the error only when it looks like a name: an error never
+        // echoes what could be a secret.
+        let field = unknown_or_missing(&message).filter(|f| name_shaped(f)).or(top).filter(|f| name_shaped(f));
+        Error::invalid(field.as_deref().unwrap_or("args"), message)
     })
+}
+
+fn name_shaped(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl Call {
@@ -483,8 +490,6 @@ impl Call {
 }
 
 fn unknown_or_missing(message: &str) -> Option<String> {
-    // Anywhere in the message: a JavaScript value's reader prefixes its own text ("Error: ").
-    let at = message.find("unknown field `").or_else(|| message.find("missing field `"))?;
-    let rest = message.get(at + "unknown field `".len()..)?;
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
     Some(rest.split('`').next()?.to_owned())
 }

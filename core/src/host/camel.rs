@@ -1,7 +1,8 @@
 //! JavaScript's key casing, applied while serialising (API.md "Conventions across hosts": the
 //! fields of returned objects are camelCase): [`Camel`] wraps a value so that any serde
-//! serializer — `serde_json` writing text for N-API, `serde-wasm-bindgen` building objects —
-//! writes its struct fields and map keys in camelCase, in the one pass that writes the value.
+//! serializer —
+//! `serde_json` writing the JSON text both npm packages read — writes its struct fields and map
+//! keys in camelCase, in the one pass that writes the value.
 //! Records keep one set of serde attributes (snake_case, as stored and as Python and Rust see
 //! them); no intermediate `Value` is built and re-keyed.
 

@@ -10,15 +10,9 @@ pub use camel::{camel, Camel};
 use serde::{Deserialize, Serialize};
 pub use text::{store_request_text, to_text, TextEngine, TextOp};
 
-use crate::call::{OpSpec, OPERATIONS};
 use crate::{
     Answer, AuditEvent, Call, Engine, Env, Error, ErrorData, Op, Result, Step, Store, StoreReply, StoreRequest,
 };
-
-/// The table entry of an operation.
-pub fn operation(op: &str) -> Option<&'static OpSpec> {
-    OPERATIONS.iter().find(|s| s.op == op)
-}
 
 /// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
 /// host. The engine stays usable: its shared state (caches, the staleness window) is

@@ -11,9 +11,13 @@ use serde::Serialize;
 use super::{run_named, start_named, step, store_request, Camel, Stepped};
 use crate::{Engine, Error, MemoryStore, Op, Options, Result, StoreReply};
 
-/// JSON text of a value, camelCase keys.
+/// JSON text of a value, camelCase keys. A value that cannot be written is an `internal`
+/// error the driver reports as such, never a bare `null` it would trip over (R-94).
 pub fn to_text<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(&Camel(value)).unwrap_or_else(|_| "null".to_owned())
+    serde_json::to_string(&Camel(value)).unwrap_or_else(|_| {
+        r#"{"error":{"code":"internal","message":"internal error: the engine could not write its answer"},"events":[]}"#
+            .to_owned()
+    })
 }
 
 fn reader(json: &str) -> serde_json::Deserializer<serde_json::de::StrRead<'_>> {
