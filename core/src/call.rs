@@ -246,7 +246,9 @@ fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(args: D) -> Resu
         let message = message.split(" at line ").next().unwrap_or_default().to_owned();
         // A key the caller wrote names the error only when it looks like a name: an error never
         // echoes what could be a secret.
-        let field = unknown_or_missing(&message).filter(|f| name_shaped(f)).or(top).filter(|f| name_shaped(f));
+        // An argument is named by itself, even when what is wrong lies inside it (a grant's
+        // unknown key names `grants`); an unknown or missing argument by its own name.
+        let field = top.or_else(|| unknown_or_missing(&message)).filter(|f| name_shaped(f));
         Error::invalid(field.as_deref().unwrap_or("args"), message)
     })
 }
