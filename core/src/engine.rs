@@ -55,6 +55,15 @@ pub(crate) struct Inner {
     accounts: Mutex<ParsedDocs<AccountHead>>,
 }
 
+/// The pepper is overwritten when the last engine sharing it is dropped.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(pepper) = self.options.pepper.as_mut() {
+            zeroize::Zeroize::zeroize(pepper);
+        }
+    }
+}
+
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner").field("options", &self.options).finish_non_exhaustive()

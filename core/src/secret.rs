@@ -53,6 +53,13 @@ impl Secret {
     }
 }
 
+/// The engine's copy is overwritten when dropped; what the host keeps is the host's.
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")

@@ -56,11 +56,14 @@ pub fn base62(len: usize, mut random: impl FnMut(&mut [u8])) -> String {
     out
 }
 
-/// Builds a token from its parts.
+/// Builds a token from its parts, in one allocation of its final size: a growing string would
+/// leave copies of the secret behind in freed memory.
 pub fn assemble(prefix: &str, id: &str, secret: &str) -> String {
-    let body = format!("{prefix}_{id}_{secret}");
-    let check = checksum(&body);
-    let mut token = body;
+    let mut token = String::with_capacity(prefix.len() + id.len() + secret.len() + 2 + CHECK_LEN);
+    for part in [prefix, "_", id, "_", secret] {
+        token.push_str(part);
+    }
+    let check = checksum(&token);
     token.extend(check.iter().map(|&b| char::from(b)));
     token
 }

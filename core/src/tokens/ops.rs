@@ -120,7 +120,7 @@ fn refuse_revoked(acc: &AccountDoc) -> Result<()> {
 /// A fresh secret for token `id`: the stored hash and the plaintext token.
 fn secret(cx: &Cx, id: &str) -> (Hidden, String) {
     let options = &cx.engine.options;
-    let secret = format::base62(format::SECRET_LEN, |b| cx.random(b));
+    let secret = zeroize::Zeroizing::new(format::base62(format::SECRET_LEN, |b| cx.random(b)));
     let token = format::assemble(&options.token_prefix, id, &secret);
     (Hidden(format::hash_secret(&secret, options.pepper.as_deref())), token)
 }
