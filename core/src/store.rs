@@ -268,6 +268,13 @@ pub struct MemoryStore {
     map: Mutex<BTreeMap<String, Versioned>>,
 }
 
+/// A snapshot: every document with its version, as a new independent store.
+impl Clone for MemoryStore {
+    fn clone(&self) -> MemoryStore {
+        MemoryStore { map: Mutex::new(self.with(|map| map.clone())) }
+    }
+}
+
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryStore").field("keys", &self.len()).finish()
