@@ -40,6 +40,12 @@ async fn change_access(
     let mut next = current.value.clone();
     change(&mut next)?;
     let touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
+    // A change that gives rights takes effect only after its event is stored; one that only
+    // takes rights away takes effect first, and its event follows.
+    let gives = gives_rights(&current.value, &next);
+    if gives {
+        cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
+    }
     let m = update_membership(cx, scope.id(), principal, |m| {
         if m.uid != acc.value.uid {
             return Err(gone());
@@ -76,8 +82,18 @@ async fn change_access(
         .await?;
         return Err(undone(scope.id()));
     }
-    cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
+    if !gives {
+        cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
+    }
     Ok(account_record(&acc.value, Some(&m), scope.id()))
+}
+
+/// Whether going from membership `was` to `now` gives anything: a new role, a grant or a
+/// group it did not have.
+fn gives_rights(was: &MembershipDoc, now: &MembershipDoc) -> bool {
+    (now.role.is_some() && now.role != was.role)
+        || now.grants.iter().any(|g| !was.grants.contains(g))
+        || now.groups.iter().any(|g| !was.groups.contains(g))
 }
 
 /// Sets or clears the account's one direct role in the tenant; `accounts:write`, and
@@ -269,15 +285,17 @@ pub(crate) async fn remove_access(cx: &Cx, a: RemoveAccess) -> Result<()> {
     if !removed {
         return Err(conflict(&format!("access of `{}` to tenant `{}`", a.principal, a.tenant)));
     }
+    // The rights are gone; the events come before the account's list of tenants is updated, so
+    // that a rerun, finding the tenant still listed, writes them if this call could not.
+    let tenants = [a.tenant.as_str(), acc.value.tenant.as_str()];
+    let actor = scope.actor.actor_ref();
+    cx.record_each(&tenants, &actor, "access.remove_tenant", &a.principal, &Default::default()).await?;
     let key = account_key(&a.principal);
     for _ in 0..MAX_ATTEMPTS {
         let acc = account(cx, &a.principal).await?;
         let mut next = acc.value.clone();
         next.tenants.retain(|t| t != &a.tenant);
         if cx.put(&key, &next, Some(acc.version)).await?.is_some() {
-            let tenants = [a.tenant.as_str(), acc.value.tenant.as_str()];
-            let actor = scope.actor.actor_ref();
-            cx.record_each(&tenants, &actor, "access.remove_tenant", &a.principal, &Default::default()).await?;
             return Ok(());
         }
     }

@@ -53,6 +53,14 @@ async fn change_account(
         let changed = change(&mut next)?;
         if changed {
             next.updated_at = cx.now;
+            // An account made active again gives its rights back: only after its event is
+            // stored; `record_once` below then finds it.
+            if once && next.status == Status::Active && current.value.status != Status::Active {
+                let actor = owner.scope.actor.actor_ref();
+                for tenant in std::iter::once(&next.tenant).chain(everywhere.then_some(&next.tenants).into_iter().flatten()) {
+                    cx.record_once(cx.now, tenant, actor.clone(), &owner.action, &next.principal, d.clone()).await?;
+                }
+            }
             let Some(written) = cx.put(&key, &next, Some(current.version)).await? else {
                 current = crate::authz::admin::account(cx, &next.principal).await?;
                 continue;

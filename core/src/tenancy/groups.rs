@@ -160,6 +160,12 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         change(&mut next);
         touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?.0;
     }
+    // Joining a group gives its rights: only after the event is stored; leaving one takes
+    // them away first, and the event follows.
+    let d = details([("group", Value::String(group.to_owned()))]);
+    if add {
+        cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
+    }
     update_membership(cx, scope.id(), principal, |m| {
         if !scope.holds_all(m) {
             return Err(scope.holds_not_all(principal));
@@ -191,7 +197,9 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         .await?;
         return Err(undone(scope.id()));
     }
-    let d = details([("group", Value::String(group.to_owned()))]);
+    if add {
+        return Ok(());
+    }
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
 }
 
@@ -235,6 +243,8 @@ async fn change_group_grants(
 ) -> Result<Group> {
     validate::role_or_group_name(group, "group")?;
     let (action, target) = (if add { "group.grant" } else { "group.revoke" }, format!("group:{group}"));
+    let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
+    let mut recorded = false;
     for _ in 0..MAX_ATTEMPTS {
         let scope = load_scope(cx, actor, tenant).await?;
         scope.require(cx, "groups", "write", action, &target).await?;
@@ -257,6 +267,11 @@ async fn change_group_grants(
             true => false,
             false => ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?.0,
         };
+        // Grants given take effect only after their event is stored, once per call.
+        if add && !recorded {
+            cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d.clone()).await?;
+            recorded = true;
+        }
         let Some(written) = cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await? else {
             continue;
         };
@@ -265,8 +280,9 @@ async fn change_group_grants(
             cx.put(&tenant_key(tenant), &scope.tenant.value, Some(written)).await?;
             return Err(undone(tenant));
         }
-        let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
-        cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;
+        if !add {
+            cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;
+        }
         return group_record(cx, &doc, group).await;
     }
     Err(conflict(&format!("tenant `{tenant}`")))
