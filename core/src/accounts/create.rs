@@ -64,16 +64,19 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
         let membership =
             docs.next().flatten().map(|v| parse::<MembershipDoc>(&m_key, &v.value).map(|m| (m, v.version)));
         let membership = membership.transpose()?;
-        let expected = match existing.transpose()? {
+        // `since`: when the creation began, which an interrupted attempt's event bears.
+        let (expected, since) = match existing.transpose()? {
             Some((acc, version)) if acc.deleting => {
                 finish_deletion(cx, crate::op::Doc { value: acc, version }).await?;
                 continue;
             }
             // The account of a creation that was interrupted: it was never acknowledged, so
             // this call completes it, with its own data.
-            Some((acc, version)) if acc.creating && acc.tenant == tenant && acc.kind == new.kind => Some(version),
+            Some((acc, version)) if acc.creating && acc.tenant == tenant && acc.kind == new.kind => {
+                (Some(version), Some(acc.created_at))
+            }
             Some(_) => return Err(Error::exists(format!("account `{}`", new.principal))),
-            None => None,
+            None => (None, None),
         };
         let mut doc = AccountDoc {
             schema: SCHEMA,
@@ -86,7 +89,7 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
             status: Status::Active,
             deleting: false,
             creating: true,
-            created_at: cx.now,
+            created_at: since.unwrap_or(cx.now),
             created_by: scope.actor.principal.clone(),
             updated_at: cx.now,
             mfa: new.mfa,
@@ -120,8 +123,12 @@ pub(crate) async fn create_account(cx: &Cx, scope: &TenantScope, new: NewAccount
             }
         }
         // The event before the account becomes usable.
+        // Completing an interrupted attempt writes its event only if that attempt did not.
         let d = crate::audit::details([("kind", new.kind.as_str().into())]);
-        cx.record(&tenant, scope.actor.actor_ref(), new.action, &new.principal, Ok(()), d).await?;
+        match since {
+            Some(at) => cx.record_once(at, &tenant, scope.actor.actor_ref(), new.action, &new.principal, d).await?,
+            None => cx.record(&tenant, scope.actor.actor_ref(), new.action, &new.principal, Ok(()), d).await?,
+        }
         doc.creating = false;
         if cx.put(&key, &doc, Some(version)).await?.is_none() {
             // Another call took the half-created account over; it (or a rerun) completes it.

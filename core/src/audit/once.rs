@@ -14,15 +14,18 @@ use crate::error::Result;
 use crate::op::{parse, Cx};
 
 impl Cx {
-    /// Whether `tenant`'s log holds an `ok` event of `action` on `target` at `time`.
+    /// Whether `tenant`'s log holds an `ok` event of `action` on `target` at `time` that no
+    /// later `ok` event of that millisecond on the same target follows. An event of a deleted
+    /// namesake, created and deleted in the same millisecond, is not this mutation's.
     pub async fn event_stored(&self, tenant: &str, time: i64, action: &str, target: &str) -> Result<bool> {
         let key = event_key(&event_prefix(tenant), time, 0);
         let same_ms = key.get(..key.len().saturating_sub(10)).unwrap_or(&key).to_owned();
+        // Newest first: the first `ok` event on the target decides.
         for entry in self.list_all(&same_ms).await? {
             let stored: StoredEvent = parse(&entry.key, &entry.value)?;
             let e = &stored.event;
-            if e.time == time && e.action == action && e.target == target && e.outcome == "ok" {
-                return Ok(true);
+            if e.time == time && e.target == target && e.outcome == "ok" {
+                return Ok(e.action == action);
             }
         }
         Ok(false)

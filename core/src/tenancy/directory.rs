@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::accounts::create::{create_account, NewAccount};
 use crate::accounts::lifecycle::{erase, DeletionEvent};
 use crate::audit::details;
-use crate::authz::admin::{account, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
+use crate::authz::admin::{account, account_or_tombstone, conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::admins::{
     ensure_admin_remains, ensure_admin_remains_everywhere, first_without_admin, undone, AdminChange,
 };
@@ -63,12 +63,35 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
     let email = validate::email(&a.email, &cx.engine.options.domain)?;
     let scope = load_scope(cx, &a.actor, &a.tenant).await?;
     scope.require(cx, "accounts", "delete", "user.remove", &email).await?;
-    let acc = account(cx, &email).await?;
+    let acc = account_or_tombstone(cx, &email).await?;
+    if acc.value.creating {
+        return Err(Error::not_found(format!("account `{email}`")));
+    }
     if acc.value.kind != AccountKind::User {
         return Err(Error::invalid("email", "not a user: delete service accounts with delete_account"));
     }
+    if acc.value.deleting {
+        // This tenant's deletion of its user, interrupted after the tombstone: finish it, its
+        // events included, without judging again what is already taken away.
+        if acc.value.tenant != a.tenant {
+            return Err(Error::not_found(format!("account `{email}`")));
+        }
+        let concerned: Vec<String> = std::iter::once(&acc.value.tenant).chain(&acc.value.tenants).cloned().collect();
+        let d = details([("owned", Value::Bool(true))]);
+        let actor = scope.actor.actor_ref();
+        let event = DeletionEvent { tenants: &concerned, actor, action: "user.remove", target: &email, details: d };
+        return erase(cx, acc, &[], &event).await;
+    }
     let m = cx.doc::<MembershipDoc>(&membership_key(&a.tenant, &email)).await?;
     let Some(m) = m.filter(|m| m.value.uid == acc.value.uid) else {
+        if acc.value.tenant != a.tenant && acc.value.has_access(&a.tenant) {
+            // A removal interrupted after it took the access: finish it, its events included,
+            // without judging again what is already taken away.
+            let concerned = [a.tenant.as_str(), acc.value.tenant.as_str()];
+            let d = details([("owned", Value::Bool(false))]);
+            cx.record_each(&concerned, &scope.actor.actor_ref(), "user.remove", &email, &d).await?;
+            return unlist(cx, acc, &a.tenant).await;
+        }
         return Err(Error::not_found(format!("user `{email}` in tenant `{}`", a.tenant)));
     };
     // Removing or deleting a user takes all its rights here: the actor must hold them.
@@ -93,15 +116,17 @@ pub(crate) async fn remove_user(cx: &Cx, a: RemoveUser) -> Result<()> {
         let event = DeletionEvent { tenants: &concerned, actor, action: "user.remove", target: &email, details: d };
         return erase(cx, acc, &admin_of, &event).await;
     }
-    // Taking access away takes effect first, then its events.
-    leave(cx, &scope, acc, &admin_of).await?;
+    // Taking access away takes effect first, then its events, and the account's list of
+    // tenants last: a rerun that finds the tenant still listed writes the events.
+    leave(cx, &scope, &acc, &admin_of).await?;
     let concerned: Vec<&str> = concerned.iter().map(String::as_str).collect();
-    cx.record_each(&concerned, &actor, "user.remove", &email, &d).await
+    cx.record_each(&concerned, &actor, "user.remove", &email, &d).await?;
+    unlist(cx, acc, &a.tenant).await
 }
 
-/// Removes the access of a user owned elsewhere. In `admin_of`, the tenants where it was an
+/// Removes the membership of a user owned elsewhere. In `admin_of`, the tenants where it was an
 /// active admin, another must remain after the write, or it is undone.
-async fn leave(cx: &Cx, scope: &TenantScope, acc: Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
+async fn leave(cx: &Cx, scope: &TenantScope, acc: &Doc<AccountDoc>, admin_of: &[String]) -> Result<()> {
     let tenant = scope.id();
     let principal = acc.value.principal.clone();
     let m_key = membership_key(tenant, &principal);
@@ -118,6 +143,12 @@ async fn leave(cx: &Cx, scope: &TenantScope, acc: Doc<AccountDoc>, admin_of: &[S
             return Err(undone(&left));
         }
     }
+    Ok(())
+}
+
+/// Takes `tenant` off the account's list of tenants where it has access.
+async fn unlist(cx: &Cx, acc: Doc<AccountDoc>, tenant: &str) -> Result<()> {
+    let principal = acc.value.principal.clone();
     let mut current = acc;
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
@@ -164,9 +195,15 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
         .collect();
     let owned_keys: Vec<String> = owned.iter().map(|m| account_key(&m.principal)).collect();
     let mut own: BTreeMap<String, AccountDoc> = BTreeMap::new();
+    // Removals of an earlier sync (or remove_user) interrupted after the tombstone: finished
+    // here, their events included.
+    let mut unfinished: Vec<Doc<AccountDoc>> = Vec::new();
     for (m, acc) in owned.iter().zip(cx.docs::<AccountDoc>(&owned_keys).await?) {
-        if let Some(acc) = acc.map(|d| d.value).filter(|d| d.live() && d.uid == m.uid && d.tenant == a.tenant) {
-            own.insert(m.principal.clone(), acc);
+        let Some(acc) = acc.filter(|d| d.value.uid == m.uid && d.value.tenant == a.tenant) else { continue };
+        if acc.value.live() {
+            own.insert(m.principal.clone(), acc.value);
+        } else if acc.value.deleting {
+            unfinished.push(acc);
         }
     }
     let keys: Vec<String> = listed.keys().map(|e| account_key(e)).collect();
@@ -203,7 +240,7 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     // Only active users hold seats: removing a disabled one frees none.
     let new_users: Vec<String> = creates.iter().map(|(email, _)| email.clone()).collect();
     let held = claim_seats(cx, &scope, &new_users, &leaving).await?;
-    let done = apply_sync(cx, &scope, &a, removes, renames, creates, report).await;
+    let done = apply_sync(cx, &scope, &a, unfinished, removes, renames, creates, report).await;
     quota::release(cx, held).await;
     done
 }
@@ -213,13 +250,21 @@ async fn apply_sync(
     cx: &Cx,
     scope: &TenantScope,
     a: &SyncDirectory,
+    unfinished: Vec<Doc<AccountDoc>>,
     removes: Vec<&AccountDoc>,
     renames: Vec<(Doc<AccountDoc>, String)>,
     creates: Vec<(String, Option<String>)>,
     mut report: SyncReport,
 ) -> Result<SyncReport> {
-    for p in removes.iter().map(|acc| &acc.principal) {
-        if let Ok(acc) = account(cx, p).await {
+    let finish = unfinished.into_iter().map(Ok);
+    let remove = removes.iter().map(|acc| Err(&acc.principal));
+    for acc in finish.chain(remove) {
+        let acc = match acc {
+            Ok(tombstone) => Ok(tombstone),
+            Err(p) => account(cx, p).await,
+        };
+        if let Ok(acc) = acc {
+            let p = &acc.value.principal.clone();
             // Checked before the first write; a concurrent demotion of the other admins is not
             // undone here (README "Known limits").
             let tenants: Vec<String> = std::iter::once(&a.tenant).chain(&acc.value.tenants).cloned().collect();
