@@ -240,28 +240,35 @@ pub(crate) async fn sync_directory(cx: &Cx, a: SyncDirectory) -> Result<SyncRepo
     // Only active users hold seats: removing a disabled one frees none.
     let new_users: Vec<String> = creates.iter().map(|(email, _)| email.clone()).collect();
     let held = claim_seats(cx, &scope, &new_users, &leaving).await?;
-    let done = apply_sync(cx, &scope, &a, unfinished, removes, renames, creates, report).await;
+    let removals = unfinished
+        .into_iter()
+        .map(|tombstone| Removal::Unfinished(Box::new(tombstone)))
+        .chain(removes.iter().map(|acc| Removal::Unlisted(&acc.principal)));
+    let done = apply_sync(cx, &scope, &a, removals.collect(), renames, creates, report).await;
     quota::release(cx, held).await;
     done
 }
 
 /// The writes of [`sync_directory`], once everything is checked and the seats claimed.
+/// A user a sync removes: one whose deletion an earlier call began, or one the list leaves out.
+enum Removal<'a> {
+    Unfinished(Box<Doc<AccountDoc>>),
+    Unlisted(&'a str),
+}
+
 async fn apply_sync(
     cx: &Cx,
     scope: &TenantScope,
     a: &SyncDirectory,
-    unfinished: Vec<Doc<AccountDoc>>,
-    removes: Vec<&AccountDoc>,
+    removals: Vec<Removal<'_>>,
     renames: Vec<(Doc<AccountDoc>, String)>,
     creates: Vec<(String, Option<String>)>,
     mut report: SyncReport,
 ) -> Result<SyncReport> {
-    let finish = unfinished.into_iter().map(Ok);
-    let remove = removes.iter().map(|acc| Err(&acc.principal));
-    for acc in finish.chain(remove) {
-        let acc = match acc {
-            Ok(tombstone) => Ok(tombstone),
-            Err(p) => account(cx, p).await,
+    for removal in removals {
+        let acc = match removal {
+            Removal::Unfinished(tombstone) => Ok(*tombstone),
+            Removal::Unlisted(p) => account(cx, p).await,
         };
         if let Ok(acc) = acc {
             let p = &acc.value.principal.clone();
@@ -280,10 +287,11 @@ async fn apply_sync(
         }
     }
     for (doc, name) in renames {
+        // The event first: a rerun finds the name already changed and writes nothing.
         let email = doc.value.principal.clone();
-        rename_user(cx, doc, &name).await?;
-        let d = details([("name", Value::String(name)), ("sync", Value::Bool(true))]);
+        let d = details([("name", Value::String(name.clone())), ("sync", Value::Bool(true))]);
         cx.record(&a.tenant, scope.actor.actor_ref(), "user.update", &email, Ok(()), d).await?;
+        rename_user(cx, doc, &name).await?;
         report.updated += 1;
     }
     for (email, name) in creates {
