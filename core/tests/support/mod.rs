@@ -193,6 +193,14 @@ pub struct FaultyStore<S> {
     pub lose_puts: Cell<u32>,
     /// After this many more successful writes, every call fails (a crash), if set.
     pub crash_after_writes: Cell<Option<u32>>,
+    /// After this many more successful writes, the next write is refused with a failure
+    /// (not performed); later calls succeed again.
+    pub refuse_after_writes: Cell<Option<u32>>,
+    /// After this many more successful writes, the next write is performed but answered with a
+    /// failure (its acknowledgement is lost); later calls succeed again.
+    pub lose_ack_after_writes: Cell<Option<u32>>,
+    /// Successful writes (puts and deletes) so far.
+    pub writes: Cell<u32>,
 }
 
 impl<S> FaultyStore<S> {
@@ -203,7 +211,29 @@ impl<S> FaultyStore<S> {
             fail_message: std::cell::RefCell::new(String::new()),
             lose_puts: Cell::new(0),
             crash_after_writes: Cell::new(None),
+            refuse_after_writes: Cell::new(None),
+            lose_ack_after_writes: Cell::new(None),
+            writes: Cell::new(0),
         }
+    }
+
+    /// Clears every injected fault.
+    pub fn heal(&self) {
+        self.fail_calls.set(0);
+        self.lose_puts.set(0);
+        self.crash_after_writes.set(None);
+        self.refuse_after_writes.set(None);
+        self.lose_ack_after_writes.set(None);
+    }
+
+    /// Before a write: a refusal, if one is due now.
+    fn gate_write(&self) -> Result<(), StoreFailure> {
+        self.gate()?;
+        if self.refuse_after_writes.get() == Some(0) {
+            self.refuse_after_writes.set(None);
+            return Err(StoreFailure("write refused".into()));
+        }
+        Ok(())
     }
 
     fn gate(&self) -> Result<(), StoreFailure> {
@@ -218,9 +248,24 @@ impl<S> FaultyStore<S> {
         Ok(())
     }
 
-    fn wrote(&self) {
-        if let Some(n) = self.crash_after_writes.get() {
-            self.crash_after_writes.set(Some(n.saturating_sub(1)));
+    /// After a successful write: counts it down; `Err` when its acknowledgement is to be lost.
+    fn wrote(&self) -> Result<(), StoreFailure> {
+        self.writes.set(self.writes.get() + 1);
+        for countdown in [&self.crash_after_writes, &self.refuse_after_writes] {
+            if let Some(n) = countdown.get() {
+                countdown.set(Some(n.saturating_sub(1)));
+            }
+        }
+        match self.lose_ack_after_writes.get() {
+            Some(0) => {
+                self.lose_ack_after_writes.set(None);
+                Err(StoreFailure("connection lost".into()))
+            }
+            Some(n) => {
+                self.lose_ack_after_writes.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 }
@@ -231,7 +276,7 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.get(key)
     }
     fn put(&self, key: &str, value: &str, expected: Option<u64>) -> Result<Option<u64>, StoreFailure> {
-        self.gate()?;
+        self.gate_write()?;
         let lose = self.lose_puts.get();
         if lose > 0 {
             self.lose_puts.set(lose - 1);
@@ -239,15 +284,15 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         let r = self.inner.put(key, value, expected)?;
         if r.is_some() {
-            self.wrote();
+            self.wrote()?;
         }
         Ok(r)
     }
     fn delete(&self, key: &str, expected: u64) -> Result<bool, StoreFailure> {
-        self.gate()?;
+        self.gate_write()?;
         let r = self.inner.delete(key, expected)?;
         if r {
-            self.wrote();
+            self.wrote()?;
         }
         Ok(r)
     }

@@ -58,18 +58,48 @@ pub fn load_all() -> Vec<(String, Vec<Value>)> {
         .collect()
 }
 
-struct Runner<S: Store> {
-    engine: Engine,
-    /// Another engine over the same store, without a staleness window: another process.
-    peer: Engine,
-    store: FaultyStore<S>,
-    now: i64,
-    seq: u64,
-    order: Order,
-    vars: Map<String, Value>,
+/// What a scenario showed, kept for the secret scan.
+#[derive(Default)]
+pub struct Transcript {
+    /// Every token secret issued (whole tokens and their secret parts) and password given.
+    pub secrets: std::collections::BTreeSet<String>,
+    /// Every event, error (message, data and Debug) and answer (a new token's own field left
+    /// out: the one place a secret is shown), and the Debug text of each answer.
+    pub shown: Vec<String>,
 }
 
-fn substitute(v: &Value, vars: &Map<String, Value>) -> Value {
+impl Transcript {
+    fn secret(&mut self, text: &str) {
+        // Short passwords ("x") and plain short words ("password") would match the words of
+        // ordinary messages ("weak password").
+        let word = text.len() <= 8 && text.bytes().all(|b| b.is_ascii_lowercase());
+        if text.len() >= 8 && !word {
+            self.secrets.insert(text.to_owned());
+        }
+    }
+}
+
+/// One scenario being replayed: its engines, store, clock and saved values.
+pub struct Runner<S: Store> {
+    options: Options,
+    pub engine: Engine,
+    /// Another engine over the same store, without a staleness window: another process.
+    pub peer: Engine,
+    pub store: FaultyStore<S>,
+    pub now: i64,
+    seq: u64,
+    order: Order,
+    pub vars: Map<String, Value>,
+    /// Lists `audit_log` answers with a repeated event (equal in every field, one after the
+    /// other) once: a rerun of an interrupted mutation may repeat the
+    /// event the interrupted run already wrote (R-92 asks that none be missing).
+    pub repeats_listed_once: bool,
+    /// When set, everything shown is kept here.
+    pub transcript: Option<Transcript>,
+}
+
+/// `v` with saved values put in for `"$name"` and `"${name}"` (see the module docs).
+pub fn substitute(v: &Value, vars: &Map<String, Value>) -> Value {
     match v {
         Value::String(s) => {
             if let Some(name) = s.strip_prefix('$').filter(|n| vars.contains_key(*n)) {
@@ -146,6 +176,66 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 impl<S: Store> Runner<S> {
+    /// A runner for `scenario` over `store`, before its first step.
+    pub fn new(scenario: &Value, store: S, order: Order) -> Result<Runner<S>, String> {
+        let name = scenario["name"].as_str().unwrap_or("?");
+        let options = options(scenario.get("engine"));
+        let peer = Engine::new(Options { max_staleness_ms: 0, ..options.clone() })
+            .map_err(|e| format!("{name}: peer: {e}"))?;
+        let engine = Engine::new(options.clone()).map_err(|e| format!("{name}: engine: {e}"))?;
+        Ok(Runner {
+            options,
+            engine,
+            peer,
+            store: FaultyStore::new(store),
+            now: T0,
+            seq: 0,
+            order,
+            vars: Map::new(),
+            repeats_listed_once: false,
+            transcript: None,
+        })
+    }
+
+    /// The same point of the scenario (saved values, clock, seeds) over `store`, in a new
+    /// process: fresh engines, nothing cached.
+    pub fn fork<T: Store>(&self, store: T) -> Runner<T> {
+        let options = self.options.clone();
+        Runner {
+            engine: Engine::new(options.clone()).expect("options were accepted once"),
+            peer: Engine::new(Options { max_staleness_ms: 0, ..options.clone() }).expect("peer options"),
+            options,
+            store: FaultyStore::new(store),
+            now: self.now,
+            seq: self.seq,
+            order: self.order,
+            vars: self.vars.clone(),
+            repeats_listed_once: self.repeats_listed_once,
+            transcript: None,
+        }
+    }
+
+    /// The engine options of the scenario.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// New engines in place of the old: the process restarted, its caches are gone.
+    pub fn restart(&mut self) {
+        self.engine = Engine::new(self.options.clone()).expect("options were accepted once");
+        self.peer = Engine::new(Options { max_staleness_ms: 0, ..self.options.clone() }).expect("peer options");
+    }
+
+    /// The call of a step, with saved values substituted; `None` for a host step (clock, faults).
+    pub fn call_of(&self, step: &Value) -> Option<Result<Call, keyward_core::Error>> {
+        let op = step["op"].as_str()?;
+        if matches!(op, "advance_clock" | "fail_store" | "lose_races") {
+            return None;
+        }
+        let args = substitute(step.get("args").unwrap_or(&json!({})), &self.vars);
+        Some(Call::from_json(json!({"op": op, "args": args})))
+    }
+
     fn env(&mut self) -> Env {
         self.seq += 1;
         let mut seed = [7u8; 32];
@@ -153,7 +243,9 @@ impl<S: Store> Runner<S> {
         Env { now: self.now, seed }
     }
 
-    fn drive(&mut self, call: Call, via_peer: bool) -> (Result<Value, keyward_core::Error>, Vec<AuditEvent>) {
+    /// Runs `call` to its end on the scenario's engine (or its peer), answering every store
+    /// request from the runner's store.
+    pub fn drive(&mut self, call: Call, via_peer: bool) -> (Result<Value, keyward_core::Error>, Vec<AuditEvent>) {
         let env = self.env();
         let engine = if via_peer { &self.peer } else { &self.engine };
         let mut op = engine.start(call, env);
@@ -179,10 +271,44 @@ impl<S: Store> Runner<S> {
             }
         };
         let events = op.take_events();
+        if let Some(t) = &mut self.transcript {
+            t.shown.push(format!("{answer:?}"));
+            for e in &events {
+                t.shown.push(format!("{e:?}"));
+                t.shown.push(serde_json::to_string(e).expect("events serialise"));
+            }
+        }
         (answer.map(|a| serde_json::to_value(a).expect("answers serialise")), events)
     }
 
-    fn step(&mut self, step: &Value, at: &str) -> Result<(), String> {
+    /// Runs a step's call once more, saving what the step saves when it succeeds; answers the
+    /// error code when it fails. Nothing is checked against the step's expectations.
+    pub fn run_again(&mut self, step: &Value) -> Result<(), String> {
+        let Some(Ok(call)) = self.call_of(step) else { return Ok(()) };
+        let (answer, _) = self.drive(call, step["via"] == "peer");
+        let v = answer.map_err(|e| e.code().to_owned())?;
+        self.save(step, &v);
+        Ok(())
+    }
+
+    /// Saves what `step` saves from its answer `v`.
+    pub fn save(&mut self, step: &Value, v: &Value) {
+        if let Some(Value::Object(save)) = step.get("save") {
+            for (name, path) in save {
+                if let Some(value) = lookup(v, path.as_str().unwrap_or_default()) {
+                    self.vars.insert(name.clone(), value.clone());
+                }
+            }
+        }
+    }
+
+    /// Runs one step and checks what it expects.
+    pub fn step(&mut self, step: &Value, at: &str) -> Result<(), String> {
+        self.step_checking(step, at, true)
+    }
+
+    /// Runs one step and checks what it expects, its events only if `check_events` says so.
+    pub fn step_checking(&mut self, step: &Value, at: &str, check_events: bool) -> Result<(), String> {
         let op = step["op"].as_str().ok_or_else(|| format!("{at}: no op"))?;
         let args = substitute(step.get("args").unwrap_or(&json!({})), &self.vars);
         match op {
@@ -202,10 +328,46 @@ impl<S: Store> Runner<S> {
             _ => {}
         }
         let call = Call::from_json(json!({"op": op, "args": args}));
-        let (answer, events) = match call {
+        let (mut answer, events) = match call {
             Ok(call) => self.drive(call, step["via"] == "peer"),
             Err(e) => (Err(e), Vec::new()),
         };
+        if let Some(t) = &mut self.transcript {
+            if let Some(password) = args.get("password").and_then(Value::as_str) {
+                t.secret(password);
+            }
+            match &answer {
+                Ok(v) => {
+                    let mut shown = v.clone();
+                    if let Some(token) = shown
+                        .as_object_mut()
+                        .and_then(|o| o.remove("token"))
+                        .and_then(|t| t.as_str().map(str::to_owned))
+                    {
+                        // `<prefix>_<id>_<secret><check>`: the secret is what is hashed.
+                        if let Some(secret) = token
+                            .rsplit('_')
+                            .next()
+                            .and_then(|tail| tail.get(..keyward_core::tokens::format::SECRET_LEN))
+                        {
+                            t.secret(secret);
+                        }
+                        t.secret(&token);
+                    }
+                    t.shown.push(shown.to_string());
+                }
+                Err(e) => {
+                    t.shown.push(e.to_string());
+                    t.shown.push(format!("{e:?}"));
+                    t.shown.push(serde_json::to_string(&e.to_data()).expect("error data"));
+                }
+            }
+        }
+        if let (true, "audit_log", Ok(Value::Object(page))) = (self.repeats_listed_once, op, &mut answer) {
+            if let Some(Value::Array(events)) = page.get_mut("events") {
+                events.dedup();
+            }
+        }
         // A step that sets up a failure must not leak it into the next step.
         self.store.fail_calls.set(0);
         self.store.lose_puts.set(0);
@@ -234,7 +396,7 @@ impl<S: Store> Runner<S> {
                 }
             }
         }
-        if let Some(expected) = step.get("expect_events") {
+        if let Some(expected) = step.get("expect_events").filter(|_| check_events) {
             let actual = serde_json::to_value(&events).expect("events serialise");
             matches(&substitute(expected, &self.vars), &actual, "events").map_err(|m| format!("{at} ({op}): {m}"))?;
         }
@@ -264,11 +426,7 @@ fn options(spec: Option<&Value>) -> Options {
 /// Runs one scenario on a fresh store; `Err` says which step failed and why.
 pub fn run<S: Store>(scenario: &Value, store: S, order: Order) -> Result<(), String> {
     let name = scenario["name"].as_str().unwrap_or("?");
-    let options = options(scenario.get("engine"));
-    let peer =
-        Engine::new(Options { max_staleness_ms: 0, ..options.clone() }).map_err(|e| format!("{name}: peer: {e}"))?;
-    let engine = Engine::new(options).map_err(|e| format!("{name}: engine: {e}"))?;
-    let mut runner = Runner { engine, peer, store: FaultyStore::new(store), now: T0, seq: 0, order, vars: Map::new() };
+    let mut runner = Runner::new(scenario, store, order)?;
     let steps = scenario["steps"].as_array().ok_or_else(|| format!("{name}: no steps"))?;
     for (i, step) in steps.iter().enumerate() {
         runner.step(step, &format!("{name}, step {}", i + 1))?;
