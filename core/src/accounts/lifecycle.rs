@@ -57,7 +57,9 @@ async fn change_account(
             // stored; `record_once` below then finds it.
             if once && next.status == Status::Active && current.value.status != Status::Active {
                 let actor = owner.scope.actor.actor_ref();
-                for tenant in std::iter::once(&next.tenant).chain(everywhere.then_some(&next.tenants).into_iter().flatten()) {
+                for tenant in
+                    std::iter::once(&next.tenant).chain(everywhere.then_some(&next.tenants).into_iter().flatten())
+                {
                     cx.record_once(cx.now, tenant, actor.clone(), &owner.action, &next.principal, d.clone()).await?;
                 }
             }
