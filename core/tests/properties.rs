@@ -1324,3 +1324,397 @@ fn r47_a_clerk_cannot_grant_admin_and_an_admin_can() {
     set(&boss, &target, "admin").unwrap();
     assert!(authorize(&kw, target.as_str().into(), "acme", "accounts:write", "*").allowed);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Property 1: tenant isolation.
+
+/// Accounts that operations in `acme` name: `acme`'s own, the `acme` account with access to
+/// `beta`, then `beta`'s (which `acme`'s actors may try to reach).
+const I_TARGETS: [&str; 7] = ["sa-0", "sa-1", "bridge", "root", "beta:sa-0", "beta:sa-1", "beta:root"];
+/// Actors in `acme`: its first admin, one of its service accounts, and `bridge`.
+const I_ACTORS: [&str; 3] = ["root", "sa-0", "bridge"];
+
+fn i_principal(name: &str) -> String {
+    match name {
+        "root" => ROOT.to_owned(),
+        "beta:root" => BETA_ROOT.to_owned(),
+        _ => match name.strip_prefix("beta:") {
+            Some(n) => sa(n, "beta"),
+            None => sa(name, "acme"),
+        },
+    }
+}
+
+fn beta_owned(name: &str) -> bool {
+    name.starts_with("beta:")
+}
+
+#[derive(Debug, Clone)]
+enum AKind {
+    CreateSa(usize),
+    DefineRole(usize, Vec<G>),
+    DeleteRole(usize),
+    CreateGroup(usize, Vec<G>),
+    DeleteGroup(usize),
+    AddMember(usize, usize),
+    RemoveMember(usize, usize),
+    GrantGroup(usize, Vec<G>),
+    SetRole(usize, Option<String>),
+    Grant(usize, Vec<G>),
+    Revoke(usize, G),
+    GrantAccess(usize),
+    RemoveAccess(usize),
+    Settings(usize),
+    CreateToken(usize),
+    RevokeToken(usize),
+    RotateToken(usize),
+    Disable(usize),
+    Enable(usize),
+    RevokeAccount(usize),
+    Delete(usize),
+}
+
+#[derive(Debug, Clone)]
+struct AOp {
+    actor: usize,
+    /// Whether a tenant-scoped operation names `beta` (an `acme` actor reaching across).
+    beta: bool,
+    kind: AKind,
+}
+
+fn a_op() -> impl Strategy<Value = AOp> {
+    let t = 0..I_TARGETS.len();
+    let g = 0usize..3; // alpha, zeta, everyone
+    let r = 0usize..2; // ops, reader
+    let kind = prop_oneof![
+        (0usize..2).prop_map(AKind::CreateSa),
+        (r.clone(), prop::collection::vec(grant(), 1..=2)).prop_map(|(r, g)| AKind::DefineRole(r, g)),
+        r.prop_map(AKind::DeleteRole),
+        (0usize..2, grants(2)).prop_map(|(g, x)| AKind::CreateGroup(g, x)),
+        (0usize..2).prop_map(AKind::DeleteGroup),
+        (g.clone(), t.clone()).prop_map(|(g, t)| AKind::AddMember(g, t)),
+        (g.clone(), t.clone()).prop_map(|(g, t)| AKind::RemoveMember(g, t)),
+        (g, prop::collection::vec(grant(), 1..=2)).prop_map(|(g, x)| AKind::GrantGroup(g, x)),
+        (t.clone(), role_name()).prop_map(|(t, r)| AKind::SetRole(t, r)),
+        (t.clone(), prop::collection::vec(grant(), 1..=2)).prop_map(|(t, g)| AKind::Grant(t, g)),
+        (t.clone(), grant()).prop_map(|(t, g)| AKind::Revoke(t, g)),
+        t.clone().prop_map(AKind::GrantAccess),
+        t.clone().prop_map(AKind::RemoveAccess),
+        (0usize..3).prop_map(AKind::Settings),
+        t.clone().prop_map(AKind::CreateToken),
+        (0usize..8).prop_map(AKind::RevokeToken),
+        (0usize..8).prop_map(AKind::RotateToken),
+        t.clone().prop_map(AKind::Disable),
+        t.clone().prop_map(AKind::Enable),
+        t.clone().prop_map(AKind::RevokeAccount),
+        t.prop_map(AKind::Delete),
+    ];
+    (0..I_ACTORS.len(), prop::bool::weighted(0.3), kind).prop_map(|(actor, beta, kind)| AOp { actor, beta, kind })
+}
+
+#[derive(Debug, Clone)]
+struct IsolationSpec {
+    /// `ops` in each tenant (the same name in both).
+    roles: (Vec<G>, Vec<G>),
+    /// `alpha` in each tenant.
+    alpha: (Vec<G>, Vec<G>),
+    /// `sa-0`, `sa-1` in `acme`, then in `beta`: role, grants, member of `alpha`.
+    accounts: Vec<(Option<String>, Vec<G>, bool)>,
+    /// `bridge`: its role in `acme`, its role in `beta` (no administration), and membership of
+    /// `beta`'s `alpha`.
+    bridge: (Option<String>, String, bool),
+    beta_scopes: Option<Vec<MScope>>,
+    ops: Vec<AOp>,
+}
+
+fn isolation_spec() -> impl Strategy<Value = IsolationSpec> {
+    let account = || (role_name().prop_filter("defined here", |r| !matches!(r.as_deref(), Some("reader" | "deployer"))), grants(2), any::<bool>());
+    (
+        (prop::collection::vec(grant(), 1..=3), prop::collection::vec(grant(), 1..=3)),
+        (grants(2), grants(2)),
+        prop::collection::vec(account(), 4),
+        (
+            role_name().prop_filter("defined here", |r| !matches!(r.as_deref(), Some("reader" | "deployer"))),
+            select(&["viewer", "user", "inference-user", "contributor"][..]).prop_map(str::to_owned),
+            any::<bool>(),
+        ),
+        scopes(),
+        prop::collection::vec(a_op(), 1..=20),
+    )
+        .prop_map(|(roles, alpha, accounts, bridge, beta_scopes, ops)| IsolationSpec { roles, alpha, accounts, bridge, beta_scopes, ops })
+}
+
+struct IWorld {
+    kw: Kw,
+    /// Tokens of `beta`'s accounts (principal, token, its id).
+    beta_tokens: Vec<(String, String, String)>,
+    /// `bridge`'s token.
+    bridge_token: String,
+    /// Tokens operations may revoke or rotate: (principal, token id).
+    token_ids: Vec<(String, String)>,
+}
+
+fn build_isolation(spec: &IsolationSpec) -> IWorld {
+    let kw = engine();
+    let mut beta_tokens = Vec::new();
+    let mut token_ids = Vec::new();
+    for (k, (tenant, admin)) in [("acme", ROOT), ("beta", BETA_ROOT)].into_iter().enumerate() {
+        let (ops, alpha) = if k == 0 { (&spec.roles.0, &spec.alpha.0) } else { (&spec.roles.1, &spec.alpha.1) };
+        let grants = ops.iter().map(G::grant).collect();
+        kw.run(DefineRole { actor: admin.into(), tenant: tenant.into(), role: "ops".into(), grants }).unwrap();
+        let grants = alpha.iter().map(G::grant).collect();
+        kw.run(CreateGroup { actor: admin.into(), tenant: tenant.into(), group: "alpha".into(), roles: vec![], grants })
+            .unwrap();
+        for i in 0..2 {
+            let (role, grants, in_alpha) = &spec.accounts[2 * k + i];
+            let name = format!("sa-{i}");
+            let principal = sa(&name, tenant);
+            kw.run(CreateServiceAccount {
+                actor: admin.into(),
+                tenant: tenant.into(),
+                name,
+                description: None,
+                role: role.clone(),
+                grants: grants.iter().map(G::grant).collect(),
+                password: None,
+            })
+            .unwrap();
+            if *in_alpha {
+                let p = principal.clone();
+                kw.run(AddGroupMember { actor: admin.into(), tenant: tenant.into(), group: "alpha".into(), principal: p })
+                    .unwrap();
+            }
+            if k == 1 {
+                for scopes in [None, engine_scopes(&spec.beta_scopes)] {
+                    let t = create_token(&kw, admin.into(), &principal, scopes).unwrap();
+                    token_ids.push((principal.clone(), t.info.token_id.clone()));
+                    beta_tokens.push((principal.clone(), t.token, t.info.token_id));
+                }
+            }
+        }
+    }
+    let bridge = sa("bridge", "acme");
+    kw.run(CreateServiceAccount {
+        actor: ROOT.into(),
+        tenant: "acme".into(),
+        name: "bridge".into(),
+        description: None,
+        role: spec.bridge.0.clone(),
+        grants: vec![],
+        password: None,
+    })
+    .unwrap();
+    kw.run(GrantAccess {
+        actor: BETA_ROOT.into(),
+        tenant: "beta".into(),
+        principal: bridge.clone(),
+        role: Some(spec.bridge.1.clone()),
+        grants: vec![],
+    })
+    .unwrap();
+    if spec.bridge.2 {
+        let p = bridge.clone();
+        kw.run(AddGroupMember { actor: BETA_ROOT.into(), tenant: "beta".into(), group: "alpha".into(), principal: p })
+            .unwrap();
+    }
+    let t = create_token(&kw, ROOT.into(), &bridge, None).unwrap();
+    token_ids.insert(0, (bridge, t.info.token_id));
+    IWorld { kw, beta_tokens, bridge_token: t.token, token_ids }
+}
+
+/// Runs one operation in `acme` (or reaching into `beta` from `acme`); `None` when the
+/// operation would be `beta`'s own (skipped).
+fn run_in_acme(w: &mut IWorld, op: &AOp) -> Option<Result<(), Error>> {
+    let actor_name = I_ACTORS[op.actor];
+    // `bridge` has access to `beta`: what it does there is `beta`'s own operation, by design.
+    let tenant = if op.beta && actor_name != "bridge" { "beta" } else { "acme" };
+    let actor = || Subject::from(i_principal(actor_name));
+    let kw = &w.kw;
+    let gs = |g: &[G]| g.iter().map(G::grant).collect::<Vec<_>>();
+    let group = |g: usize| ["alpha", "zeta", "everyone"][g].to_owned();
+    let target = |t: usize| i_principal(I_TARGETS[t]);
+    // Owner-only operations on `beta`'s accounts are authorised in `beta`.
+    let owner_only_in_beta = |t: usize| actor_name == "bridge" && beta_owned(I_TARGETS[t]);
+    let tenant_ = || tenant.to_owned();
+    let r = match &op.kind {
+        AKind::CreateSa(i) => kw
+            .run(CreateServiceAccount {
+                actor: actor(),
+                tenant: tenant_(),
+                name: ["sa-2", "sa-0"][*i].into(),
+                description: None,
+                role: None,
+                grants: vec![],
+                password: None,
+            })
+            .map(drop),
+        AKind::DefineRole(r, g) => kw
+            .run(DefineRole { actor: actor(), tenant: tenant_(), role: ["ops", "reader"][*r].into(), grants: gs(g) })
+            .map(drop),
+        AKind::DeleteRole(r) => {
+            kw.run(DeleteRole { actor: actor(), tenant: tenant_(), role: ["ops", "reader"][*r].into() }).map(drop)
+        }
+        AKind::CreateGroup(g, x) => kw
+            .run(CreateGroup { actor: actor(), tenant: tenant_(), group: group(*g), roles: vec![], grants: gs(x) })
+            .map(drop),
+        AKind::DeleteGroup(g) => kw.run(DeleteGroup { actor: actor(), tenant: tenant_(), group: group(*g) }).map(drop),
+        AKind::AddMember(g, t) => kw
+            .run(AddGroupMember { actor: actor(), tenant: tenant_(), group: group(*g), principal: target(*t) })
+            .map(drop),
+        AKind::RemoveMember(g, t) => kw
+            .run(RemoveGroupMember { actor: actor(), tenant: tenant_(), group: group(*g), principal: target(*t) })
+            .map(drop),
+        AKind::GrantGroup(g, x) => kw
+            .run(GrantGroupPermissions { actor: actor(), tenant: tenant_(), group: group(*g), grants: gs(x) })
+            .map(drop),
+        AKind::SetRole(t, role) => kw
+            .run(SetRole { actor: actor(), tenant: tenant_(), principal: target(*t), role: role.clone() })
+            .map(drop),
+        AKind::Grant(t, g) => kw
+            .run(GrantPermissions { actor: actor(), tenant: tenant_(), principal: target(*t), grants: gs(g) })
+            .map(drop),
+        AKind::Revoke(t, g) => kw
+            .run(RevokePermissions {
+                actor: actor(),
+                tenant: tenant_(),
+                principal: target(*t),
+                grants: gs(std::slice::from_ref(g)),
+            })
+            .map(drop),
+        AKind::GrantAccess(t) => kw
+            .run(GrantAccess { actor: actor(), tenant: tenant_(), principal: target(*t), role: None, grants: vec![] })
+            .map(drop),
+        AKind::RemoveAccess(t) => {
+            kw.run(RemoveAccess { actor: actor(), tenant: tenant_(), principal: target(*t) }).map(drop)
+        }
+        AKind::Settings(k) => {
+            let patch = [
+                json!({"max_tokens_per_account": 1}),
+                json!({"default_service_account_role": "viewer"}),
+                json!({"default_token_ttl_days": 1, "max_token_ttl_days": 2}),
+            ][*k]
+                .clone();
+            kw.run(UpdateTenantSettings { actor: actor(), tenant: tenant_(), settings: settings(patch) }).map(drop)
+        }
+        AKind::CreateToken(t) if owner_only_in_beta(*t) => return None,
+        AKind::CreateToken(t) => match create_token(kw, actor(), &target(*t), None) {
+            Ok(made) => {
+                w.token_ids.push((target(*t), made.info.token_id));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        AKind::RevokeToken(i) | AKind::RotateToken(i) => {
+            let (principal, token_id) = w.token_ids[i % w.token_ids.len()].clone();
+            if actor_name == "bridge" && principal.ends_with("@beta.sa.keyward.local") {
+                return None;
+            }
+            if matches!(op.kind, AKind::RevokeToken(_)) {
+                kw.run(RevokeToken { actor: actor(), principal, token_id }).map(drop)
+            } else {
+                kw.run(RotateToken { actor: actor(), principal, token_id, grace_seconds: None }).map(drop)
+            }
+        }
+        AKind::Disable(t) | AKind::Enable(t) | AKind::RevokeAccount(t) | AKind::Delete(t) if owner_only_in_beta(*t) => {
+            return None
+        }
+        AKind::Disable(t) => kw.run(DisableAccount { actor: actor(), principal: target(*t) }).map(drop),
+        AKind::Enable(t) => kw.run(EnableAccount { actor: actor(), principal: target(*t) }).map(drop),
+        AKind::RevokeAccount(t) => kw.run(RevokeAccount { actor: actor(), principal: target(*t) }).map(drop),
+        AKind::Delete(t) => kw.run(DeleteAccount { actor: actor(), principal: target(*t) }).map(drop),
+    };
+    Some(r)
+}
+
+/// What `beta` decides and shows, for its own accounts (first) and for `bridge` (second).
+fn beta_view(w: &IWorld) -> (Vec<String>, Vec<String>) {
+    let kw = &w.kw;
+    let reqs: Vec<(&str, &str)> =
+        REQ_PERMS.iter().flat_map(|p| ["*", "models/llama", "models/gpt", "deployments/eu/x"].map(|r| (*p, r))).collect();
+    let probe = |principal: &str, token: Option<&str>| -> Vec<String> {
+        let mut out = Vec::new();
+        for (perm, res) in &reqs {
+            out.push(decision_text(&authorize(kw, principal.into(), "beta", perm, res)));
+            if let Some(token) = token {
+                out.push(decision_text(&verify(kw, token, "beta", perm, res)));
+            }
+        }
+        out.push(format!("{:?}", effective(kw, principal.into(), "beta")));
+        let account = kw.run(GetAccount { actor: BETA_ROOT.into(), tenant: "beta".into(), principal: principal.into() });
+        out.push(format!("{account:?}"));
+        out
+    };
+    let mut own = Vec::new();
+    for p in [BETA_ROOT.to_owned(), sa("sa-0", "beta"), sa("sa-1", "beta")] {
+        own.extend(probe(&p, None));
+        if p != BETA_ROOT {
+            own.push(format!("{:?}", kw.run(ListTokens { actor: BETA_ROOT.into(), principal: p.clone() })));
+        }
+    }
+    for (p, token, _) in &w.beta_tokens {
+        for (perm, res) in &reqs {
+            own.push(format!("{p}: {}", decision_text(&verify(kw, token, "beta", perm, res))));
+        }
+    }
+    own.push(format!("{:?}", kw.run(GetTenant { actor: BETA_ROOT.into(), tenant: "beta".into() })));
+    let listed = kw
+        .run(ListAccounts {
+            actor: BETA_ROOT.into(),
+            tenant: "beta".into(),
+            filter: Some("owned=true".into()),
+            page_size: Some(1000),
+            page_token: None,
+        })
+        .unwrap();
+    own.push(format!("{:?}", listed.accounts));
+    let bridge = probe(&sa("bridge", "acme"), Some(&w.bridge_token));
+    (own, bridge)
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    /// random admin operations in `acme` — accounts, same-named roles
+    /// and groups, grants, `everyone`, tokens, settings, disable/enable/revoke/delete, access of
+    /// `beta`'s accounts into `acme`, and attempts to reach into `beta` — by `acme`'s admin, one
+    /// of its service accounts, or `bridge` (an `acme` account with access to `beta`) change no
+    /// decision, record or token of `beta`'s own accounts. `bridge`'s standing in `beta`
+    /// changes only through its owner's lifecycle operations — and, as the control, does
+    /// change through `beta`'s own `set_role`.
+    #[test]
+    fn r44_r33_tenant_isolation_no_operation_in_one_tenant_changes_another(spec in isolation_spec()) {
+        let mut w = build_isolation(&spec);
+        beta_view(&w); // stamps last use once, before the view that counts
+        let (own_before, bridge_before) = beta_view(&w);
+        let mut bridge_lifecycle = false;
+        let bridge = sa("bridge", "acme");
+        for op in &spec.ops {
+            let Some(r) = run_in_acme(&mut w, op) else { continue };
+            if r.is_ok() {
+                bridge_lifecycle |= match &op.kind {
+                    AKind::Disable(t) | AKind::RevokeAccount(t) | AKind::Delete(t) => I_TARGETS[*t] == "bridge",
+                    AKind::RevokeToken(i) => w.token_ids[i % w.token_ids.len()].0 == bridge,
+                    _ => false,
+                };
+            }
+        }
+        let (own_after, bridge_after) = beta_view(&w);
+        for (b, a) in own_before.iter().zip(&own_after) {
+            prop_assert_eq!(b, a, "beta changed; ops {:?}", spec.ops);
+        }
+        prop_assert_eq!(own_before.len(), own_after.len());
+        if !bridge_lifecycle {
+            for (b, a) in bridge_before.iter().zip(&bridge_after) {
+                prop_assert_eq!(b, a, "bridge's standing in beta changed; ops {:?}", spec.ops);
+            }
+        }
+        // The control: `beta`'s own operation does change `bridge`'s standing there.
+        let status = w.kw.run(GetAccount { actor: BETA_ROOT.into(), tenant: "beta".into(), principal: bridge.clone() });
+        if status.is_ok_and(|a| a.status == Status::Active) {
+            prop_assert!(!authorize(&w.kw, bridge.as_str().into(), "beta", "accounts:write", "*").allowed);
+            w.kw.run(SetRole { actor: BETA_ROOT.into(), tenant: "beta".into(), principal: bridge.clone(), role: Some("admin".into()) }).unwrap();
+            prop_assert!(authorize(&w.kw, bridge.as_str().into(), "beta", "accounts:write", "*").allowed);
+            prop_assert_ne!(beta_view(&w).1, bridge_after);
+        }
+    }
+}
