@@ -42,6 +42,28 @@ function version(v, call) {
 }
 
 /**
+ * An entry from the host store: `{value, version}` whose value is a string (the stored JSON
+ * text) and whose version passes `version`; `null` or `undefined` for none. Anything else is
+ * outside the protocol (R-94): thrown, so the call fails with `store_error`, never `internal`.
+ */
+function entryOf(entry, call) {
+  if (entry == null) return null;
+  if (typeof entry.value !== 'string') throw new Error(`the store's \`${call}\` answered a value that is not a string`);
+  return { value: entry.value, version: version(entry.version, call) };
+}
+
+/** A `list` answer: an array (or other iterable) of `{key, value, version}` with string keys. */
+function listed(entries) {
+  if (entries == null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
+    throw new Error("the store's `list` answered something that is not a list");
+  }
+  return Array.from(entries, (e) => {
+    if (typeof e?.key !== 'string') throw new Error("the store's `list` answered a key that is not a string");
+    return { key: e.key, ...entryOf(e, 'list') };
+  });
+}
+
+/**
  * @param {object} native  the native half; values cross it as JSON text
  */
 export function createKeyward(native) {
@@ -107,8 +129,7 @@ export function createKeyward(native) {
     try {
       switch (request.kind) {
         case 'get': {
-          const entry = await store.get(request.key);
-          return { kind: 'got', entry: entry == null ? null : { value: entry.value, version: version(entry.version, 'get') } };
+          return { kind: 'got', entry: entryOf(await store.get(request.key), 'get') };
         }
         case 'put': {
           const written = await store.put(request.key, request.value, request.expectedVersion ?? null);
@@ -117,8 +138,7 @@ export function createKeyward(native) {
         case 'delete':
           return { kind: 'deleted', ok: Boolean(await store.delete(request.key, request.expectedVersion)) };
         case 'list': {
-          const entries = await store.list(request.prefix, request.after ?? null, request.limit);
-          return { kind: 'listed', entries: Array.from(entries ?? [], (e) => ({ key: e.key, value: e.value, version: version(e.version, 'list') })) };
+          return { kind: 'listed', entries: listed(await store.list(request.prefix, request.after ?? null, request.limit)) };
         }
         default:
           return { kind: 'failed', message: `unknown store request ${request.kind}` };
@@ -138,8 +158,7 @@ export function createKeyward(native) {
   async function answerAll(store, requests) {
     if (requests.length > 1 && typeof store.getMany === 'function' && requests.every((r) => r.kind === 'get')) {
       try {
-        const entries = Array.from((await store.getMany(requests.map((r) => r.key))) ?? [], (entry) =>
-          entry == null ? null : { value: entry.value, version: version(entry.version, 'getMany') });
+        const entries = Array.from((await store.getMany(requests.map((r) => r.key))) ?? [], (entry) => entryOf(entry, 'getMany'));
         if (entries.length !== requests.length) {
           throw new Error(`the store's \`getMany\` answered ${entries.length} entries for ${requests.length} keys`);
         }
@@ -293,11 +312,18 @@ export function createKeyward(native) {
     return new KeywardError({ code: 'invalid_argument', field, message: `invalid argument \`${field}\`: ${what}` });
   }
 
-  /** Refuses a number JSON cannot hold, at any depth of argument `key`'s value. */
+  /**
+   * Refuses, at any depth of argument `key`'s value, what JSON would not write faithfully: a
+   * number it cannot hold, and a function, symbol, Map or Set, which `JSON.stringify` drops or
+   * writes as `{}` — a call would silently take its default, or do nothing, instead of failing.
+   */
   function finite(key, value) {
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) throw invalid(key, 'must be a finite number');
+    } else if (typeof value === 'function' || typeof value === 'symbol') {
+      throw invalid(key, `a ${typeof value} is not a value`);
     } else if (value !== null && typeof value === 'object') {
+      if (value instanceof Map || value instanceof Set) throw invalid(key, 'a Map or Set is not a value: pass a plain object or array');
       for (const item of Object.values(value)) finite(key, item);
     }
   }
@@ -310,8 +336,10 @@ export function createKeyward(native) {
    * arguments, are not looked at twice.
    */
   function argsText(named) {
+    let current = null;
     try {
       for (const [key, value] of Object.entries(named)) {
+        current = key;
         if (typeof value === 'bigint') {
           if (value < -(2n ** 53n) || value > 2n ** 53n) throw invalid(key, 'is out of range');
           named[key] = Number(value);
@@ -319,10 +347,21 @@ export function createKeyward(native) {
           finite(key, value);
         }
       }
+      current = null;
       return JSON.stringify(named);
     } catch (e) {
       if (e instanceof KeywardError) throw e;
-      throw invalid('args', e instanceof RangeError ? 'nested too deeply' : 'cannot be written as JSON');
+      // The argument at fault (a BigInt inside an object, a value that refers to itself),
+      // looked for only now, off the hot path.
+      current ??= Object.keys(named).find((key) => {
+        try {
+          JSON.stringify(named[key]);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      throw invalid(current ?? 'args', e instanceof RangeError ? 'nested too deeply' : 'cannot be written as JSON');
     }
   }
 
