@@ -93,6 +93,24 @@ export function createKeyward(native) {
     }
   }
 
+  /**
+   * The pepper's bytes (R-21): a string as UTF-8, as in every host, or bytes. Anything else is
+   * refused rather than read as something else — `new Uint8Array(5)` would be five zero
+   * bytes, `{}` no bytes, `[300]` the byte 44 — and a string holding a lone surrogate, which
+   * UTF-8 would write as U+FFFD (two different peppers, one key), is `invalid_argument`.
+   */
+  function pepperBytes(pepper) {
+    if (pepper == null) return undefined;
+    if (typeof pepper === 'string') {
+      if (/[\uD800-\uDFFF]/u.test(pepper)) throw invalid('pepper', 'is not valid Unicode (it holds a lone surrogate)');
+      return new TextEncoder().encode(pepper);
+    }
+    if (pepper instanceof ArrayBuffer) return new Uint8Array(pepper);
+    if (ArrayBuffer.isView(pepper)) return new Uint8Array(pepper.buffer, pepper.byteOffset, pepper.byteLength);
+    if (Array.isArray(pepper) && pepper.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Uint8Array.from(pepper);
+    throw new TypeError('pepper must be a string or bytes (a Uint8Array, an ArrayBuffer, or a list of integers from 0 to 255)');
+  }
+
   /** The built-in in-memory store. Also usable through the store protocol (get/put/delete/list). */
   class MemoryStore {
     #native;
@@ -180,7 +198,13 @@ export function createKeyward(native) {
     #audit;
 
     constructor(options = {}) {
+      if (options != null && typeof options !== 'object') throw new TypeError('the options must be an object');
       const { store = null, domain = 'keyward.local', tokenPrefix = 'kw', clock = null, audit = null, pepper = null, maxStalenessMs = 0 } = options ?? {};
+      // Checked here: the native half would fail converting them — `internal` from N-API, a
+      // trap of the WebAssembly module (an out-of-bounds write) from wasm-bindgen.
+      for (const [name, text] of [['domain', domain], ['tokenPrefix', tokenPrefix]]) {
+        if (typeof text !== 'string') throw new TypeError(`${name} must be a string`);
+      }
       for (const [name, f] of [['clock', clock], ['audit', audit]]) {
         if (f != null && typeof f !== 'function') throw new TypeError(`${name} must be a function`);
       }
@@ -190,8 +214,7 @@ export function createKeyward(native) {
         }
         if (store.getMany != null && typeof store.getMany !== 'function') throw new TypeError('store.getMany must be a function when present');
       }
-      // The pepper's bytes: a string is taken as UTF-8, as in every host.
-      const bytes = pepper == null ? undefined : typeof pepper === 'string' ? new TextEncoder().encode(pepper) : new Uint8Array(pepper);
+      const bytes = pepperBytes(pepper);
       try {
         // Not a number: NaN, which the core refuses as `invalid_argument` like any bad value.
         const staleness = typeof maxStalenessMs === 'number' ? maxStalenessMs : NaN;

@@ -163,6 +163,31 @@ const JS_ONLY = [
   ['self-referencing-grants', 'defineRole', () => { const g = []; g.push(g); return [ROOT, 'acme', 'r1', g]; }, 'invalid_argument', 'grants'],
 ];
 
+/** Engine options: [id, options, TypeError or the field of an invalid_argument]. */
+const CONSTRUCTORS = [
+  ['ctor-options-string', 'x', TypeError],
+  ['ctor-options-number', 5, TypeError],
+  ['ctor-domain-number', { domain: 5 }, TypeError],
+  ['ctor-domain-null', { domain: null }, TypeError],
+  ['ctor-domain-fake-length', { domain: { length: -1 } }, TypeError],
+  ['ctor-domain-empty', { domain: '' }, 'domain'],
+  ['ctor-domain-huge', { domain: HUGE }, 'domain'],
+  ['ctor-domain-nul', { domain: 'a\u0000.test' }, 'domain'],
+  ['ctor-domain-surrogate', { domain: 'a\uD800.test' }, 'domain'],
+  ['ctor-prefix-number', { tokenPrefix: 5 }, TypeError],
+  ['ctor-prefix-object', { tokenPrefix: {} }, TypeError],
+  ['ctor-prefix-injection', { tokenPrefix: "kw'; --" }, 'token_prefix'],
+  ['ctor-pepper-number', { pepper: 5 }, TypeError],
+  ['ctor-pepper-object', { pepper: {} }, TypeError],
+  ['ctor-pepper-beyond-a-byte', { pepper: [300] }, TypeError],
+  ['ctor-pepper-bigint', { pepper: 5n }, TypeError],
+  ['ctor-pepper-surrogate', { pepper: 'pepper\uD800' }, 'pepper'],
+  ['ctor-store-number', { store: 5 }, TypeError],
+  ['ctor-clock-number', { clock: 5 }, TypeError],
+  ['ctor-audit-string', { audit: 'log' }, TypeError],
+  ['ctor-staleness-nan', { maxStalenessMs: NaN }, 'max_staleness_ms'],
+];
+
 function materialise(value, world) {
   if (Array.isArray(value)) return value.map((v) => materialise(v, world));
   if (value !== null && typeof value === 'object') {
@@ -263,6 +288,31 @@ export function defineHostileTests(keyward, label) {
     });
   }
 
+  for (const [id, options, expected] of CONSTRUCTORS) {
+    test(`${label}: engine option ${id} is a TypeError or invalid_argument, never a trap (API.md, §12)`, async () => {
+      assert.throws(() => new Engine(options), (e) => {
+        if (expected === TypeError) assert.ok(e instanceof TypeError, `${e?.constructor?.name}: ${e?.message}`);
+        else checkError(e, 'invalid_argument', expected);
+        return true;
+      });
+      await assertUsable(await world());
+      const fresh = new Engine();
+      assert.equal((await fresh.createTenant('acme', { admin: ROOT })).tenant, 'acme', 'the module still makes engines');
+    });
+  }
+
+  test(`${label}: a pepper given as bytes works as the same text does (R-21)`, async () => {
+    const store = new HostileStore();
+    const text = new Engine({ store, pepper: 'pepper' });
+    await text.createTenant('acme', { admin: ROOT });
+    await text.createServiceAccount(ROOT, 'acme', 'bot', { role: 'viewer' });
+    const { token } = await text.createToken(ROOT, BOT);
+    const bytes = new TextEncoder().encode('pepper');
+    for (const pepper of [bytes, bytes.buffer, Array.from(bytes), new DataView(bytes.buffer)]) {
+      assert.equal((await new Engine({ store, pepper }).verify(token, 'acme', 'models:read')).allowed, true);
+    }
+  });
+
   for (const [id, answer] of CLOCKS) {
     test(`${label}: R-93 clock answer ${id} is store_error; the engine goes on`, async () => {
       let clock = () => T0;
@@ -309,7 +359,8 @@ export function defineHostileTests(keyward, label) {
 
   test(`${label}: the matrix holds at least 50 distinct inputs`, () => {
     const ids = [...SHARED.map((e) => e.id), ...JS_ONLY.map((j) => j[0]), ...CLOCKS.map((c) => `clock-${c[0]}`),
-      ...STORE_MODES.map((m) => m[0]), 'get-many-short', 'get-many-throws', 'get-many-not-iterable'];
+      ...STORE_MODES.map((m) => m[0]), 'get-many-short', 'get-many-throws', 'get-many-not-iterable',
+      ...CONSTRUCTORS.map((c) => c[0])];
     assert.equal(new Set(ids).size, ids.length, 'distinct');
     console.log(`${label} hostile inputs: ${ids.length}`);
     assert.ok(ids.length >= 50);
