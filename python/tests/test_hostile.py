@@ -94,10 +94,12 @@ def check_error(error: BaseException, expect: Dict[str, Any]) -> None:
         assert error.rules == expect["rules"], repr(error)
 
 
-@pytest.fixture(scope="module")
-def world() -> World:
-    """One engine for the whole matrix: each input must leave it usable for the next."""
-    return World()
+@pytest.fixture(scope="module", params=["builtin", "python"])
+def world(request: pytest.FixtureRequest) -> World:
+    """One engine per kind of store for the whole matrix (the native `MemoryStore`, run in one
+    crossing, and a store written in Python, driven step by step): each input must leave it
+    usable for the next."""
+    return World(None if request.param == "builtin" else DictStore())
 
 
 @pytest.mark.parametrize("entry", SHARED, ids=[e["id"] for e in SHARED])
@@ -178,6 +180,44 @@ def test_python_only_input_is_a_host_type_error_or_typed_error(
     if isinstance(raised.value, keyward.InvalidArgument):
         assert raised.value.field
     world.assert_not_echoed(raised.value)
+    world.assert_usable()
+
+
+# -- Engine options -------------------------------------------------------------------------
+
+CONSTRUCTORS: List[Tuple[str, Dict[str, Any], Type[BaseException], Optional[str]]] = [
+    ("ctor-domain-number", {"domain": 5}, TypeError, None),
+    ("ctor-domain-none", {"domain": None}, TypeError, None),
+    ("ctor-domain-bytes", {"domain": b"x.test"}, TypeError, None),
+    ("ctor-domain-empty", {"domain": ""}, keyward.InvalidArgument, "domain"),
+    ("ctor-domain-huge", {"domain": HUGE}, keyward.InvalidArgument, "domain"),
+    ("ctor-domain-nul", {"domain": "a\x00.test"}, keyward.InvalidArgument, "domain"),
+    ("ctor-domain-surrogate", {"domain": "a\ud800.test"}, ValueError, None),
+    ("ctor-prefix-number", {"token_prefix": 5}, TypeError, None),
+    ("ctor-prefix-injection", {"token_prefix": "kw'; --"}, keyward.InvalidArgument, "token_prefix"),
+    ("ctor-pepper-number", {"pepper": 5}, TypeError, None),
+    ("ctor-pepper-list", {"pepper": [1, 2]}, TypeError, None),
+    ("ctor-store-object", {"store": object()}, TypeError, None),
+    ("ctor-clock-number", {"clock": 5}, TypeError, None),
+    ("ctor-audit-string", {"audit": "log"}, TypeError, None),
+    ("ctor-staleness-negative", {"max_staleness_ms": -1}, keyward.InvalidArgument, "max_staleness_ms"),
+    ("ctor-staleness-beyond-a-day", {"max_staleness_ms": 86_400_001}, keyward.InvalidArgument, "max_staleness_ms"),
+    ("ctor-staleness-float", {"max_staleness_ms": 1.5}, TypeError, None),
+    ("ctor-staleness-beyond-64-bits", {"max_staleness_ms": 2**70}, keyward.InvalidArgument, "max_staleness_ms"),
+]
+
+
+@pytest.mark.parametrize("name,options,expected,field", CONSTRUCTORS, ids=[c[0] for c in CONSTRUCTORS])
+def test_bad_engine_options_are_host_type_errors_or_invalid_argument(
+    world: World, name: str, options: Dict[str, Any], expected: Type[BaseException], field: Optional[str]
+) -> None:
+    """API.md "Engine", §12: a bad option is refused when the engine is made; R-16 for
+    `max_staleness_ms`. Other engines go on."""
+    with pytest.raises((keyward.KeywardError, TypeError, ValueError, OverflowError)) as raised:
+        keyward.Engine(**options)
+    assert isinstance(raised.value, expected), repr(raised.value)
+    if field is not None:
+        assert isinstance(raised.value, keyward.InvalidArgument) and raised.value.field == field
     world.assert_usable()
 
 
@@ -358,8 +398,9 @@ def test_a_corrupt_stored_document_is_internal_and_the_engine_goes_on() -> None:
 
 def test_the_matrix_holds_at_least_fifty_distinct_inputs() -> None:
     """Issue 11 point 5: the count cannot silently shrink below 50 (reported by the report)."""
-    count = len(SHARED) + len(PYTHON_ONLY) + len(CLOCKS) + len(STORE_MODES) + 1
-    ids = [e["id"] for e in SHARED] + [p[0] for p in PYTHON_ONLY] + [c[0] for c in CLOCKS] + [m[0] for m in STORE_MODES]
+    count = len(SHARED) + len(PYTHON_ONLY) + len(CONSTRUCTORS) + len(CLOCKS) + len(STORE_MODES) + 1
+    ids = [e["id"] for e in SHARED] + [p[0] for p in PYTHON_ONLY] + [c[0] for c in CONSTRUCTORS]
+    ids += [c[0] for c in CLOCKS] + [m[0] for m in STORE_MODES]
     assert len(ids) == len(set(ids)), "distinct inputs"
     print(f"python hostile inputs: {count}")
     assert count >= 50

@@ -249,13 +249,16 @@ export function defineHostileTests(keyward, label) {
     if (extra.rules !== undefined) assert.deepEqual(error.rules, extra.rules);
   }
 
-  // One engine for the whole matrix: each input must leave it usable for the next.
-  let shared;
-  const world = async () => (shared ??= await makeWorld());
+  // One engine per kind of store for the whole matrix (the built-in store, run in one
+  // crossing, and a host store answering through Promises, driven step by step): each input
+  // must leave it usable for the next.
+  const worlds = new Map();
+  const world = async (kind = 'built-in store') =>
+    worlds.get(kind) ?? worlds.set(kind, await makeWorld(kind === 'host store' ? new HostileStore() : undefined)).get(kind);
 
-  for (const entry of SHARED) {
-    test(`${label}: hostile input ${entry.id} (${entry.rules}) is a typed error; the engine goes on`, async () => {
-      const w = await world();
+  for (const entry of SHARED) for (const kind of ['built-in store', 'host store']) {
+    test(`${label}: hostile input ${entry.id} (${entry.rules}) is a typed error on a ${kind}; the engine goes on`, async () => {
+      const w = await world(kind);
       const expect = entry[label.includes('wasm') ? 'wasm' : 'node'] ?? entry.expect;
       const spec = specs.get(entry.op);
       const args = jsArguments(spec, materialise(entry.args, w));
@@ -277,7 +280,7 @@ export function defineHostileTests(keyward, label) {
   }
 
   for (const [id, method, make, code, field] of JS_ONLY) {
-    test(`${label}: JavaScript-only input ${id} is a typed error; the engine goes on`, async () => {
+    test(`${label}: JavaScript-only input ${id} is a typed error, never echoing a token; the engine goes on (§12, R-82)`, async () => {
       const w = await world();
       await assert.rejects(async () => w.engine[method](...make(w)), (e) => {
         assertNotEchoed(w, e);
@@ -357,7 +360,7 @@ export function defineHostileTests(keyward, label) {
     }
   });
 
-  test(`${label}: the matrix holds at least 50 distinct inputs`, () => {
+  test(`${label}: the matrix holds at least 50 distinct inputs (issue 11 point 5; §12)`, () => {
     const ids = [...SHARED.map((e) => e.id), ...JS_ONLY.map((j) => j[0]), ...CLOCKS.map((c) => `clock-${c[0]}`),
       ...STORE_MODES.map((m) => m[0]), 'get-many-short', 'get-many-throws', 'get-many-not-iterable',
       ...CONSTRUCTORS.map((c) => c[0])];
