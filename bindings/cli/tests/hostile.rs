@@ -285,6 +285,32 @@ fn inputs(token: &str, token_id: &str) -> Vec<Input> {
             bad("default_token_ttl_days"),
         ),
         input("unknown-setting", &["tenant", "update", "acme", "--set", "colour=red"], bad("settings")),
+        input("bad-token-prefix", &["--token-prefix", "X'; --", "token", "create", BOT], bad("token_prefix")),
+        input("empty-domain", &["--domain", "", "account", "show", "acme", BOT], bad("domain")),
+        input("non-utf8-token-prefix", &[], Usage).raw(vec![
+            os("--token-prefix"),
+            bad_utf8(),
+            os("token"),
+            os("list"),
+            os(BOT),
+        ]),
+        input("non-utf8-password-signin", &["authenticate", "--principal", BOT, "--password-stdin"], bad("password"))
+            .stdin(b"Correct-Horse-9-\xff".to_vec())
+            .bootstrap(),
+        input(
+            "huge-password-signin",
+            &["authenticate", "--principal", BOT, "--password-stdin"],
+            Error(1, "invalid_credentials", None),
+        )
+        .stdin(huge.clone())
+        .bootstrap(),
+        input(
+            "token-as-signin-principal",
+            &["authenticate", "--principal", tok, "--password-stdin"],
+            Error(1, "invalid_credentials", None),
+        )
+        .stdin("Correct-Horse-9-battery")
+        .bootstrap(),
         input("unknown-channel", &["verify", "acme", "models:read", "--channel", "fax"], bad("channel"))
             .env("KEYWARD_TOKEN", tok)
             .bootstrap(),
@@ -384,6 +410,27 @@ fn check(sh: &Shell, input: &Input, token: &str, secret: &str) {
                     assert_eq!(error["error"]["position"], position, "{id}: {stderr}");
                 }
             }
+        }
+        // The same input for people (`-o table`): the same exit status, `error: <code>: ...`
+        // on stderr, and again no panic and no secret.
+        let mut args = Vec::new();
+        if !input.no_actor {
+            args.extend([os("--as"), os(ROOT)]);
+        }
+        args.extend(input.args.iter().cloned());
+        let table = sh.run(&args, &input.env, &input.stdin);
+        let table_err = String::from_utf8_lossy(&table.stderr);
+        assert_eq!(table.status.code(), out.status.code(), "{id} (table): {table_err}");
+        assert!(!table_err.contains("panicked"), "{id} (table): {table_err}");
+        for text in [String::from_utf8_lossy(&table.stdout), table_err.clone()] {
+            assert!(!text.contains(secret), "{id} (table): the token's secret was echoed");
+        }
+        match input.expect {
+            Expect::Error(_, code, _) => {
+                assert!(table_err.starts_with(&format!("error: {code}: ")), "{id}: {table_err}")
+            }
+            Expect::Filter(_) => assert!(table_err.starts_with("error: invalid_filter: "), "{id}: {table_err}"),
+            Expect::Usage | Expect::Denied(_) => {}
         }
         sh.assert_usable(token, id);
     }
