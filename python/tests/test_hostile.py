@@ -384,6 +384,31 @@ def test_r94_a_store_answer_outside_the_protocol_is_store_error(mode: str, op: s
     world.assert_usable()
 
 
+GET_MANY: List[Tuple[str, Callable[[List[str]], Any]]] = [
+    ("get-many-short", lambda keys: [None] * (len(keys) - 1)),
+    ("get-many-long", lambda keys: [None] * (len(keys) + 1)),
+    ("get-many-none", lambda keys: None),
+    ("get-many-int", lambda keys: 5),
+    ("get-many-raises", lambda keys: 1 // 0),
+    ("get-many-bad-entry", lambda keys: [{"value": 5, "version": 1000}] * len(keys)),
+]
+
+
+@pytest.mark.parametrize("name,get_many", GET_MANY, ids=[g[0] for g in GET_MANY])
+def test_r94_a_get_many_answer_outside_the_protocol_is_store_error(name: str, get_many: Callable[[List[str]], Any]) -> None:
+    """R-94: the optional `get_many` answering the wrong number of entries, no list, a value
+    that is not text, or raising, is `store_error` for admin calls and decisions alike."""
+    store = DictStore()
+    world = World(store)
+    setattr(store, "get_many", get_many)
+    with pytest.raises(keyward.StoreError):
+        world.kw.get_account(ROOT, "acme", BOT)
+    with pytest.raises(keyward.StoreError):
+        world.kw.verify(world.token, "acme", "models:read")
+    delattr(store, "get_many")
+    world.assert_usable()
+
+
 def test_a_corrupt_stored_document_is_internal_and_the_engine_goes_on() -> None:
     """R-94: a document that does not parse is the engine's `internal`, never a crash."""
     store = DictStore()
@@ -398,9 +423,9 @@ def test_a_corrupt_stored_document_is_internal_and_the_engine_goes_on() -> None:
 
 def test_the_matrix_holds_at_least_fifty_distinct_inputs() -> None:
     """Issue 11 point 5: the count cannot silently shrink below 50 (reported by the report)."""
-    count = len(SHARED) + len(PYTHON_ONLY) + len(CONSTRUCTORS) + len(CLOCKS) + len(STORE_MODES) + 1
+    count = len(SHARED) + len(PYTHON_ONLY) + len(CONSTRUCTORS) + len(CLOCKS) + len(STORE_MODES) + len(GET_MANY) + 1
     ids = [e["id"] for e in SHARED] + [p[0] for p in PYTHON_ONLY] + [c[0] for c in CONSTRUCTORS]
-    ids += [c[0] for c in CLOCKS] + [m[0] for m in STORE_MODES]
+    ids += [c[0] for c in CLOCKS] + [m[0] for m in STORE_MODES] + [g[0] for g in GET_MANY]
     assert len(ids) == len(set(ids)), "distinct inputs"
     print(f"python hostile inputs: {count}")
     assert count >= 50
