@@ -77,6 +77,17 @@ add("token-as-tenant", "R-60 R-82", "create_tenant", {"tenant": TOKEN, "admin": 
 add("token-as-token-id", "R-82", "revoke_token", {"actor": ROOT, "principal": BOT, "token_id": TOKEN}, bad("token_id"))
 add("token-as-permission", "R-48 R-82", "authorize", {"identity_or_principal": BOT, "tenant": "acme", "permission": TOKEN}, bad("permission"))
 
+# -- forged or broken identity records (R-26: a token-bound identity is checked again) ------
+FAKE_ID = "AAAAAAAAAAAA"
+add("identity-unknown-token-id", "R-26", "authorize", {"identity_or_principal": {"principal": BOT, "token_id": FAKE_ID}, "tenant": "acme", "permission": "models:read"}, {"decision": "invalid_credentials"})
+add("identity-token-as-token-id", "R-26 R-82", "authorize", {"identity_or_principal": {"principal": BOT, "token_id": TOKEN}, "tenant": "acme", "permission": "models:read"}, {"decision": "invalid_credentials"})
+add("identity-without-principal", "R-26", "authorize", {"identity_or_principal": {"token_id": FAKE_ID}, "tenant": "acme", "permission": "models:read"}, bad("identity_or_principal"))
+add("actor-identity-unknown-token-id", "R-26", "get_tenant", {"actor": {"principal": ROOT, "token_id": FAKE_ID}, "tenant": "acme"}, {"code": "invalid_credentials"})
+add("actor-identity-token-as-token-id", "R-26 R-82", "update_tenant_settings", {"actor": {"principal": ROOT, "token_id": TOKEN}, "tenant": "acme", "settings": {"seat_limit": 1}}, {"code": "invalid_credentials"})
+add("token-as-authorize-principal", "R-45 R-82", "authorize", {"identity_or_principal": TOKEN, "tenant": "acme", "permission": "models:read"}, {"decision": "not_found"})
+add("token-as-effective-permissions-principal", "R-45 R-82", "effective_permissions", {"identity_or_principal": TOKEN, "tenant": "acme"}, {"code": "not_found"})
+add("token-as-signin-principal", "R-12 R-82", "authenticate_password", {"principal": TOKEN, "password": "Correct-Horse-9-battery"}, {"code": "invalid_credentials"})
+
 # -- wrong types -----------------------------------------------------------------------------
 add("number-tenant", "§12", "create_tenant", {"tenant": 42, "admin": "a@b.test"}, bad("tenant"))
 add("bool-sa-name", "§12", "create_service_account", {"actor": ROOT, "tenant": "acme", "name": True}, bad("name"))
