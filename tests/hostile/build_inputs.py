@@ -119,6 +119,9 @@ add("grant-unknown-key", "R-48", "define_role", {"actor": ROOT, "tenant": "acme"
 add("bool-page-size", "API.md", "list_accounts", {"actor": ROOT, "tenant": "acme", "page_size": True}, bad("page_size"))
 add("negative-expires-at", "R-22", "create_token", {"actor": ROOT, "principal": BOT, "expires_at": -1}, bad("expires_at"))
 
+add("proto-key-settings", "R-60", "update_tenant_settings", {"actor": ROOT, "tenant": "acme", "settings": {"__proto__": {"seat_limit": 1}}}, {"code": "invalid_argument"})
+add("proto-key-grant", "R-48", "grant_permissions", {"actor": ROOT, "tenant": "acme", "principal": BOT, "grants": [{"__proto__": {"permission": "models:read"}}]}, bad("grants"))
+
 # -- deep JSON -------------------------------------------------------------------------------
 add("deep-array-setting", "R-60", "update_tenant_settings", {"actor": ROOT, "tenant": "acme", "settings": {"seat_limit": DEEP_ARRAY}}, {"code": "invalid_argument"}, python={"raises": "ValueError"})
 add("deep-array-grants", "R-48", "define_role", {"actor": ROOT, "tenant": "acme", "role": "r1", "grants": DEEP_ARRAY}, {"code": "invalid_argument"}, python={"raises": "ValueError"})
