@@ -183,6 +183,23 @@ def test_python_only_input_is_a_host_type_error_or_typed_error(
     world.assert_usable()
 
 
+def test_r82_a_token_given_as_an_argument_name_is_never_the_errors_field(world: World) -> None:
+    """R-82: `call` with an unknown argument names it in `.field` — unless the name is shaped
+    like a token, which only the alphabet of a name would let through."""
+    for op, args in (
+        ("get_tenant", {"actor": ROOT, "tenant": "acme", world.token: 1}),
+        ("verify", {"token": "x", "tenant": "acme", "permission": "models:read", world.token: 1}),
+    ):
+        with pytest.raises(keyward.InvalidArgument) as raised:
+            world.kw.call(op, args)
+        world.assert_not_echoed(raised.value)
+        assert raised.value.field == "args"
+    with pytest.raises(keyward.InvalidArgument) as named:
+        world.kw.call("get_tenant", {"actor": ROOT, "tenant": "acme", "colour": 1})
+    assert named.value.field == "colour", "a name is still named"
+    world.assert_usable()
+
+
 # -- Engine options -------------------------------------------------------------------------
 
 CONSTRUCTORS: List[Tuple[str, Dict[str, Any], Type[BaseException], Optional[str]]] = [
@@ -423,7 +440,7 @@ def test_a_corrupt_stored_document_is_internal_and_the_engine_goes_on() -> None:
 
 def test_the_matrix_holds_at_least_fifty_distinct_inputs() -> None:
     """Issue 11 point 5: the count cannot silently shrink below 50 (reported by the report)."""
-    count = len(SHARED) + len(PYTHON_ONLY) + len(CONSTRUCTORS) + len(CLOCKS) + len(STORE_MODES) + len(GET_MANY) + 1
+    count = len(SHARED) + len(PYTHON_ONLY) + len(CONSTRUCTORS) + len(CLOCKS) + len(STORE_MODES) + len(GET_MANY) + 2
     ids = [e["id"] for e in SHARED] + [p[0] for p in PYTHON_ONLY] + [c[0] for c in CONSTRUCTORS]
     ids += [c[0] for c in CLOCKS] + [m[0] for m in STORE_MODES] + [g[0] for g in GET_MANY]
     assert len(ids) == len(set(ids)), "distinct inputs"
