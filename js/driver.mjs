@@ -42,6 +42,28 @@ function version(v, call) {
 }
 
 /**
+ * An entry from the host store: `{value, version}` whose value is a string (the stored JSON
+ * text) and whose version passes `version`; `null` or `undefined` for none. Anything else is
+ * outside the protocol (R-94): thrown, so the call fails with `store_error`, never `internal`.
+ */
+function entryOf(entry, call) {
+  if (entry == null) return null;
+  if (typeof entry.value !== 'string') throw new Error(`the store's \`${call}\` answered a value that is not a string`);
+  return { value: entry.value, version: version(entry.version, call) };
+}
+
+/** A `list` answer: an array (or other iterable) of `{key, value, version}` with string keys. */
+function listed(entries) {
+  if (entries == null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
+    throw new Error("the store's `list` answered something that is not a list");
+  }
+  return Array.from(entries, (e) => {
+    if (typeof e?.key !== 'string') throw new Error("the store's `list` answered a key that is not a string");
+    return { key: e.key, ...entryOf(e, 'list') };
+  });
+}
+
+/**
  * @param {object} native  the native half; values cross it as JSON text
  */
 export function createKeyward(native) {
@@ -69,6 +91,24 @@ export function createKeyward(native) {
     } catch (e) {
       throw e instanceof KeywardError ? e : internal(e);
     }
+  }
+
+  /**
+   * The pepper's bytes (R-21): a string as UTF-8, as in every host, or bytes. Anything else is
+   * refused rather than read as something else — `new Uint8Array(5)` would be five zero
+   * bytes, `{}` no bytes, `[300]` the byte 44 — and a string holding a lone surrogate, which
+   * UTF-8 would write as U+FFFD (two different peppers, one key), is `invalid_argument`.
+   */
+  function pepperBytes(pepper) {
+    if (pepper == null) return undefined;
+    if (typeof pepper === 'string') {
+      if (/[\uD800-\uDFFF]/u.test(pepper)) throw invalid('pepper', 'is not valid Unicode (it holds a lone surrogate)');
+      return new TextEncoder().encode(pepper);
+    }
+    if (pepper instanceof ArrayBuffer) return new Uint8Array(pepper);
+    if (ArrayBuffer.isView(pepper)) return new Uint8Array(pepper.buffer, pepper.byteOffset, pepper.byteLength);
+    if (Array.isArray(pepper) && pepper.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Uint8Array.from(pepper);
+    throw new TypeError('pepper must be a string or bytes (a Uint8Array, an ArrayBuffer, or a list of integers from 0 to 255)');
   }
 
   /** The built-in in-memory store. Also usable through the store protocol (get/put/delete/list). */
@@ -107,8 +147,7 @@ export function createKeyward(native) {
     try {
       switch (request.kind) {
         case 'get': {
-          const entry = await store.get(request.key);
-          return { kind: 'got', entry: entry == null ? null : { value: entry.value, version: version(entry.version, 'get') } };
+          return { kind: 'got', entry: entryOf(await store.get(request.key), 'get') };
         }
         case 'put': {
           const written = await store.put(request.key, request.value, request.expectedVersion ?? null);
@@ -117,8 +156,7 @@ export function createKeyward(native) {
         case 'delete':
           return { kind: 'deleted', ok: Boolean(await store.delete(request.key, request.expectedVersion)) };
         case 'list': {
-          const entries = await store.list(request.prefix, request.after ?? null, request.limit);
-          return { kind: 'listed', entries: Array.from(entries ?? [], (e) => ({ key: e.key, value: e.value, version: version(e.version, 'list') })) };
+          return { kind: 'listed', entries: listed(await store.list(request.prefix, request.after ?? null, request.limit)) };
         }
         default:
           return { kind: 'failed', message: `unknown store request ${request.kind}` };
@@ -138,8 +176,7 @@ export function createKeyward(native) {
   async function answerAll(store, requests) {
     if (requests.length > 1 && typeof store.getMany === 'function' && requests.every((r) => r.kind === 'get')) {
       try {
-        const entries = Array.from((await store.getMany(requests.map((r) => r.key))) ?? [], (entry) =>
-          entry == null ? null : { value: entry.value, version: version(entry.version, 'getMany') });
+        const entries = Array.from((await store.getMany(requests.map((r) => r.key))) ?? [], (entry) => entryOf(entry, 'getMany'));
         if (entries.length !== requests.length) {
           throw new Error(`the store's \`getMany\` answered ${entries.length} entries for ${requests.length} keys`);
         }
@@ -161,7 +198,13 @@ export function createKeyward(native) {
     #audit;
 
     constructor(options = {}) {
+      if (options != null && typeof options !== 'object') throw new TypeError('the options must be an object');
       const { store = null, domain = 'keyward.local', tokenPrefix = 'kw', clock = null, audit = null, pepper = null, maxStalenessMs = 0 } = options ?? {};
+      // Checked here: the native half would fail converting them — `internal` from N-API, a
+      // trap of the WebAssembly module (an out-of-bounds write) from wasm-bindgen.
+      for (const [name, text] of [['domain', domain], ['tokenPrefix', tokenPrefix]]) {
+        if (typeof text !== 'string') throw new TypeError(`${name} must be a string`);
+      }
       for (const [name, f] of [['clock', clock], ['audit', audit]]) {
         if (f != null && typeof f !== 'function') throw new TypeError(`${name} must be a function`);
       }
@@ -171,8 +214,7 @@ export function createKeyward(native) {
         }
         if (store.getMany != null && typeof store.getMany !== 'function') throw new TypeError('store.getMany must be a function when present');
       }
-      // The pepper's bytes: a string is taken as UTF-8, as in every host.
-      const bytes = pepper == null ? undefined : typeof pepper === 'string' ? new TextEncoder().encode(pepper) : new Uint8Array(pepper);
+      const bytes = pepperBytes(pepper);
       try {
         // Not a number: NaN, which the core refuses as `invalid_argument` like any bad value.
         const staleness = typeof maxStalenessMs === 'number' ? maxStalenessMs : NaN;
@@ -293,11 +335,18 @@ export function createKeyward(native) {
     return new KeywardError({ code: 'invalid_argument', field, message: `invalid argument \`${field}\`: ${what}` });
   }
 
-  /** Refuses a number JSON cannot hold, at any depth of argument `key`'s value. */
+  /**
+   * Refuses, at any depth of argument `key`'s value, what JSON would not write faithfully: a
+   * number it cannot hold, and a function, symbol, Map or Set, which `JSON.stringify` drops or
+   * writes as `{}` — a call would silently take its default, or do nothing, instead of failing.
+   */
   function finite(key, value) {
     if (typeof value === 'number') {
       if (!Number.isFinite(value)) throw invalid(key, 'must be a finite number');
+    } else if (typeof value === 'function' || typeof value === 'symbol') {
+      throw invalid(key, `a ${typeof value} is not a value`);
     } else if (value !== null && typeof value === 'object') {
+      if (value instanceof Map || value instanceof Set) throw invalid(key, 'a Map or Set is not a value: pass a plain object or array');
       for (const item of Object.values(value)) finite(key, item);
     }
   }
@@ -310,8 +359,10 @@ export function createKeyward(native) {
    * arguments, are not looked at twice.
    */
   function argsText(named) {
+    let current = null;
     try {
       for (const [key, value] of Object.entries(named)) {
+        current = key;
         if (typeof value === 'bigint') {
           if (value < -(2n ** 53n) || value > 2n ** 53n) throw invalid(key, 'is out of range');
           named[key] = Number(value);
@@ -319,10 +370,21 @@ export function createKeyward(native) {
           finite(key, value);
         }
       }
+      current = null;
       return JSON.stringify(named);
     } catch (e) {
       if (e instanceof KeywardError) throw e;
-      throw invalid('args', e instanceof RangeError ? 'nested too deeply' : 'cannot be written as JSON');
+      // The argument at fault (a BigInt inside an object, a value that refers to itself),
+      // looked for only now, off the hot path.
+      current ??= Object.keys(named).find((key) => {
+        try {
+          JSON.stringify(named[key]);
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      throw invalid(current ?? 'args', e instanceof RangeError ? 'nested too deeply' : 'cannot be written as JSON');
     }
   }
 

@@ -253,8 +253,12 @@ fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(args: D) -> Resu
     })
 }
 
+/// A key that may name the error: name-like, and not shaped like a token, which the
+/// alphabet alone would let through (`kw_<id>_<secret>` is 55 such characters).
 fn name_shaped(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && matches!(crate::error::redact(name), std::borrow::Cow::Borrowed(_))
 }
 
 impl Call {

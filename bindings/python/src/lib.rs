@@ -39,6 +39,15 @@ const MAX_DEPTH: usize = 64;
 // Values: Python → JSON and JSON → Python
 // ---------------------------------------------------------------------------------------------
 
+/// A `str` as Rust text. One that is not valid Unicode (a lone surrogate) is a `ValueError`
+/// that does not carry the text: Python's own `UnicodeEncodeError` would hold the whole string
+/// in its `.object` and `args`, and the string may be a token, a password or a pepper.
+fn text(s: &Bound<'_, PyString>) -> PyResult<String> {
+    s.to_cow()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| PyValueError::new_err("text is not valid Unicode (it holds a lone surrogate)"))
+}
+
 /// Converts a Python argument to JSON. `None`, `bool`, `int` (64 bits), `float` (finite),
 /// `str`, `list`/`tuple` and `dict` with `str` keys; anything else is a `TypeError`.
 fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
@@ -66,16 +75,12 @@ fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             .ok_or_else(|| PyValueError::new_err("a number must be finite"));
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(text(s)?));
     }
     if let Ok(d) = value.cast::<PyDict>() {
         let mut map = Map::new();
         for (k, v) in d.iter() {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("dictionary keys must be str"))?
-                .to_cow()?
-                .into_owned();
+            let key = text(k.cast::<PyString>().map_err(|_| PyTypeError::new_err("dictionary keys must be str"))?)?;
             map.insert(key, to_json(&v, depth + 1)?);
         }
         return Ok(Value::Object(map));
@@ -483,7 +488,7 @@ impl PyEngine {
                 if let Ok(b) = p.cast::<PyBytes>() {
                     Some(b.as_bytes().to_vec())
                 } else if let Ok(s) = p.cast::<PyString>() {
-                    Some(s.to_cow()?.as_bytes().to_vec())
+                    Some(text(s)?.into_bytes())
                 } else {
                     return Err(PyTypeError::new_err("`pepper` must be bytes or str"));
                 }
