@@ -25,7 +25,7 @@ here, apart from the engine:
 - ``conflict`` comes only after the engine's bounded retries: the call lost at least
   ``RETRY_BOUND`` compare-and-sets.
 
-``RACE_PG_RUNS`` (default 10) sets the number of runs.
+``RACE_PG_RUNS`` (default 6) sets the number of runs.
 """
 
 from __future__ import annotations
@@ -433,7 +433,7 @@ def check(
 
 def test_r91_r62_processes_racing_on_postgres_match_a_sequential_model() -> None:
     pg = pg_url()
-    runs = int(os.environ.get("RACE_PG_RUNS", "10"))
+    runs = int(os.environ.get("RACE_PG_RUNS", "6"))
     tally = dict.fromkeys(
         ["runs", "ops", "acked", "conflicts", "lost_cas", "quota_exceeded", "registers", "done_despite_conflict"], 0
     )
