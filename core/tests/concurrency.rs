@@ -29,7 +29,7 @@
 //! - `conflict` is answered only after the bounded retries: every such answer lost at
 //!   least [`RETRY_BOUND`] compare-and-sets in that call.
 //!
-//! `RACE_RUNS` (default 100) sets the number of runs; `RACE_SEED` the first seed.
+//! `RACE_RUNS` (default 60) sets the number of runs; `RACE_SEED` the first seed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
 
@@ -713,7 +713,7 @@ fn one_run(seed: u64, tally: &mut Tally) {
 
 #[test]
 fn r91_r62_r23_r25_many_hosts_racing_on_one_store_match_a_sequential_model() {
-    let runs: u64 = std::env::var("RACE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let runs: u64 = std::env::var("RACE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
     let first: u64 = std::env::var("RACE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let mut tally = Tally::default();
     for seed in first..first + runs {
