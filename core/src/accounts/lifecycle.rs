@@ -33,10 +33,10 @@ fn check<'a>(action: &'a str, service_action: &'a str, user_action: &'a str) -> 
 /// `admin_of` are the tenants where the change takes an active admin away: after the write,
 /// each must still have one, or the write is undone.
 ///
-/// With `once` (status changes, R-92), each event is stamped with the account's `updated_at`,
-/// the time of the change, and written only when the log lacks it: a call that finds the
-/// change already made (a rerun, or a repeated call) writes the event the first one did not,
-/// never a second one. Otherwise every call records its event.
+/// With `once` (status changes, R-92), a call that finds the change already made (a rerun, or
+/// a repeated call) writes the event, stamped with the account's `updated_at` (the time of
+/// the change), only when the log lacks it: the event the first one did not write. A call
+/// that makes the change, and every call without `once`, records its event.
 async fn change_account(
     cx: &Cx,
     owner: OwnerScope,
@@ -77,7 +77,9 @@ async fn change_account(
             tenants.extend(next.tenants.iter().map(String::as_str));
         }
         let actor = owner.scope.actor.actor_ref();
-        if once {
+        // A call that made the change records it: an earlier change of the same kind within
+        // the same millisecond has an event that looks the same, and it is not this one's.
+        if once && !changed {
             for tenant in tenants {
                 cx.record_once(next.updated_at, tenant, actor.clone(), &owner.action, &next.principal, d.clone())
                     .await?;
