@@ -41,8 +41,9 @@ async fn change_access(
     change(&mut next)?;
     let touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?;
     // A change that gives rights takes effect only after its event is stored; one that only
-    // takes rights away takes effect first, and its event follows.
-    let gives = gives_rights(&current.value, &next);
+    // takes rights away takes effect first, and its event follows — unless the actor
+    // takes its own: a rerun could then no longer act, and the event would never be written.
+    let gives = gives_rights(&current.value, &next) || scope.actor.principal == principal;
     if gives {
         cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
     }

@@ -161,9 +161,11 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         touched = ensure_admin_remains(cx, scope.id(), AdminChange::Membership(&next)).await?.0;
     }
     // Joining a group gives its rights: only after the event is stored; leaving one takes
-    // them away first, and the event follows.
+    // them away first, and the event follows — unless the actor leaves itself: a rerun
+    // could then no longer act, and the event would never be written.
     let d = details([("group", Value::String(group.to_owned()))]);
-    if add {
+    let event_first = add || scope.actor.principal == principal;
+    if event_first {
         cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
     }
     update_membership(cx, scope.id(), principal, |m| {
@@ -197,7 +199,7 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         .await?;
         return Err(undone(scope.id()));
     }
-    if add {
+    if event_first {
         return Ok(());
     }
     cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
