@@ -48,20 +48,27 @@ async fn change_account(
 ) -> Result<Account> {
     let key = account_key(&owner.target.value.principal);
     let mut current = owner.target;
+    let tenants_of = |acc: &AccountDoc| {
+        let mut tenants = vec![acc.tenant.clone()];
+        if everywhere {
+            tenants.extend(acc.tenants.iter().cloned());
+        }
+        tenants
+    };
+    // Whether this call stored its event before its write.
+    let mut recorded_first = false;
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         let changed = change(&mut next)?;
         if changed {
             next.updated_at = cx.now;
             // An account made active again gives its rights back: only after its event is
-            // stored; `record_once` below then finds it.
-            if once && next.status == Status::Active && current.value.status != Status::Active {
-                let actor = owner.scope.actor.actor_ref();
-                for tenant in
-                    std::iter::once(&next.tenant).chain(everywhere.then_some(&next.tenants).into_iter().flatten())
-                {
-                    cx.record_once(cx.now, tenant, actor.clone(), &owner.action, &next.principal, d.clone()).await?;
-                }
+            // stored.
+            if next.status == Status::Active && current.value.status != Status::Active && !recorded_first {
+                let tenants = tenants_of(&next);
+                let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
+                cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &next.principal, &d).await?;
+                recorded_first = true;
             }
             let Some(written) = cx.put(&key, &next, Some(current.version)).await? else {
                 current = crate::authz::admin::account(cx, &next.principal).await?;
@@ -72,19 +79,17 @@ async fn change_account(
                 return Err(undone(&tenant));
             }
         }
-        let mut tenants = vec![next.tenant.as_str()];
-        if everywhere {
-            tenants.extend(next.tenants.iter().map(String::as_str));
-        }
+        let tenants = tenants_of(&next);
+        let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
         let actor = owner.scope.actor.actor_ref();
         // A call that made the change records it: an earlier change of the same kind within
         // the same millisecond has an event that looks the same, and it is not this one's.
-        if once && !changed {
+        if !recorded_first && once && !changed {
             for tenant in tenants {
                 cx.record_once(next.updated_at, tenant, actor.clone(), &owner.action, &next.principal, d.clone())
                     .await?;
             }
-        } else {
+        } else if !recorded_first {
             cx.record_each(&tenants, &actor, &owner.action, &next.principal, &d).await?;
         }
         let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
