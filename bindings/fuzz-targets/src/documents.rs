@@ -10,7 +10,7 @@ use crate::input::Input;
 use crate::world::{engine, env, floor_boundary, world, FuzzStore};
 
 /// Largest document a transformation builds (the fuzzer's input is at most a few KiB).
-const HUGE: usize = 1 << 18;
+const HUGE: usize = 1 << 16;
 
 /// Applies one change, read from `input`, to `store`.
 fn change(store: &FuzzStore, input: &mut Input<'_>) {
@@ -72,7 +72,7 @@ fn change(store: &FuzzStore, input: &mut Input<'_>) {
         }
         // Many copies: the real document under keys that sort right after it (long listings).
         6 => {
-            let copies = usize::from(input.byte()) * 4;
+            let copies = usize::from(input.byte() % 151) * 4;
             let mut map = store.map.borrow_mut();
             for i in 0..copies {
                 map.insert(format!("{key}-{i:04}"), Versioned { value: original.clone(), version: version.max(1) });

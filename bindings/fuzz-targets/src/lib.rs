@@ -17,8 +17,11 @@ pub use filter::filter;
 pub use steps::steps;
 pub use token::token;
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/` and `fuzz/corpus/` name them.
-pub const TARGETS: [(&str, fn(&[u8])); 4] =
+pub const TARGETS: [(&str, Target); 4] =
     [("token", token), ("filter", filter), ("documents", documents), ("steps", steps)];
 
 /// Seed inputs per target, before minimisation.

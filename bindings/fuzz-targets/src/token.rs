@@ -36,7 +36,9 @@ pub fn token(data: &[u8]) {
     // the parser accepts exactly what `assemble` makes.
     let parsed = format::parse(&text, "kw");
     match &parsed {
-        Ok(p) => assert_eq!(format::assemble("kw", p.id, p.secret), text, "parse accepted a token assemble does not make"),
+        Ok(p) => {
+            assert_eq!(format::assemble("kw", p.id, p.secret), text, "parse accepted a token assemble does not make")
+        }
         Err(e) => assert_eq!(e.code(), "invalid_credentials", "a malformed token is invalid_credentials"),
     }
     if mode & 1 == 1 {
@@ -48,7 +50,10 @@ pub fn token(data: &[u8]) {
         0 => ("verify", json!({"token": text, "tenant": "acme", "permission": "models:read"})),
         1 => ("verify", json!({"token": text, "tenant": "beta", "permission": "models:read", "channel": "ui"})),
         2 => ("authenticate", json!({"token": text})),
-        _ => ("verify", json!({"token": text, "tenant": "acme", "permission": "models:write", "resource": "models/gpt-4"})),
+        _ => (
+            "verify",
+            json!({"token": text, "tenant": "acme", "permission": "models:write", "resource": "models/gpt-4"}),
+        ),
     };
     let Ok(call) = Call::from_json(json!({"op": op, "args": args})) else { return };
     let twice = mode & 8 == 8;

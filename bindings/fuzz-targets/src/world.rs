@@ -111,6 +111,11 @@ pub fn env(n: u64) -> Env {
     Env { now: T0 + 1_000 * n as i64, seed }
 }
 
+/// A text field of an answer, or "".
+fn field(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
 fn build() -> World {
     let store = FuzzStore::default();
     let engine = engine(0);
@@ -118,7 +123,7 @@ fn build() -> World {
     let mut run = |op: &str, args: Value| -> Value {
         n += 1;
         let (answer, _) = engine.run(&store, call(op, args), env(n));
-        match answer.map(|a| serde_json::to_value(a)) {
+        match answer.map(serde_json::to_value) {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => unreachable_setup(&format!("{op}: {e}")),
             Err(e) => unreachable_setup(&format!("{op}: {e}")),
@@ -128,32 +133,43 @@ fn build() -> World {
     let broot = "root@beta.test";
     run("create_tenant", json!({"tenant": "acme", "admin": root, "settings": {"max_service_accounts": 10}}));
     run("create_tenant", json!({"tenant": "beta", "admin": broot}));
-    run("define_role", json!({"actor": root, "tenant": "acme", "role": "deployer",
-        "grants": ["deploy:*", {"permission": "models:write", "resource": "models/prod-*"}]}));
-    run("create_group", json!({"actor": root, "tenant": "acme", "group": "ops", "roles": ["deployer"],
-        "grants": ["logs:read"]}));
-    let bot = run("create_service_account", json!({"actor": root, "tenant": "acme", "name": "deploy-bot",
-        "role": "viewer", "grants": [{"permission": "models:write", "resource": "models/gpt-*"}]}))["principal"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let ci = run("create_service_account", json!({"actor": root, "tenant": "acme", "name": "ci-bot"}))["principal"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let alice = run("create_user", json!({"actor": root, "tenant": "acme", "email": "alice@acme.test", "role": "contributor"}))
-        ["principal"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    run(
+        "define_role",
+        json!({"actor": root, "tenant": "acme", "role": "deployer",
+        "grants": ["deploy:*", {"permission": "models:write", "resource": "models/prod-*"}]}),
+    );
+    run(
+        "create_group",
+        json!({"actor": root, "tenant": "acme", "group": "ops", "roles": ["deployer"],
+        "grants": ["logs:read"]}),
+    );
+    let bot = field(
+        run(
+            "create_service_account",
+            json!({"actor": root, "tenant": "acme", "name": "deploy-bot",
+        "role": "viewer", "grants": [{"permission": "models:write", "resource": "models/gpt-*"}]}),
+        )
+        .get("principal"),
+    );
+    let ci = field(
+        run("create_service_account", json!({"actor": root, "tenant": "acme", "name": "ci-bot"})).get("principal"),
+    );
+    let alice = field(
+        run("create_user", json!({"actor": root, "tenant": "acme", "email": "alice@acme.test", "role": "contributor"}))
+            .get("principal"),
+    );
     run("add_group_member", json!({"actor": root, "tenant": "acme", "group": "ops", "principal": bot}));
     run("grant_access", json!({"actor": broot, "tenant": "beta", "principal": bot, "role": "viewer"}));
-    let token = |v: Value| (v["token"].as_str().unwrap_or_default().to_owned(), v["token_id"].as_str().unwrap_or_default().to_owned());
+    let token = |v: Value| (field(v.get("token")), field(v.get("token_id")));
     let (t0, id0) = token(run("create_token", json!({"actor": root, "principal": bot, "name": "main"})));
-    let (t1, _) = token(run("create_token", json!({"actor": root, "principal": bot, "ttl_days": 30,
-        "scopes": ["models:read", {"permission": "models:write", "resource": "models/gpt-*", "tenant": "acme"}]})));
+    let (t1, _) = token(run(
+        "create_token",
+        json!({"actor": root, "principal": bot, "ttl_days": 30,
+        "scopes": ["models:read", {"permission": "models:write", "resource": "models/gpt-*", "tenant": "acme"}]}),
+    ));
     let (t2, id2) = token(run("create_token", json!({"actor": root, "principal": ci})));
-    let (t3, _) = token(run("rotate_token", json!({"actor": root, "principal": ci, "token_id": id2, "grace_seconds": 3600})));
+    let (t3, _) =
+        token(run("rotate_token", json!({"actor": root, "principal": ci, "token_id": id2, "grace_seconds": 3600})));
     let (t4, id4) = token(run("create_token", json!({"actor": root, "principal": alice})));
     let (t5, id5) = token(run("create_token", json!({"actor": root, "principal": ci, "name": "old"})));
     run("revoke_token", json!({"actor": root, "principal": ci, "token_id": id5}));
@@ -182,7 +198,10 @@ fn build() -> World {
     let grants = json!(["models:read", {"permission": "deploy:run", "resource": "envs/*"}]);
     let calls = vec![
         call("verify", json!({"token": t0, "tenant": "acme", "permission": "models:read"})),
-        call("verify", json!({"token": t1, "tenant": "acme", "permission": "models:write", "resource": "models/gpt-4"})),
+        call(
+            "verify",
+            json!({"token": t1, "tenant": "acme", "permission": "models:write", "resource": "models/gpt-4"}),
+        ),
         call("verify", json!({"token": t0, "tenant": "beta", "permission": "models:read", "channel": "ui"})),
         call("verify", json!({"token": t3, "tenant": "acme", "permission": "logs:read"})),
         call("verify", json!({"token": t2, "tenant": "acme", "permission": "models:read"})),
@@ -200,17 +219,26 @@ fn build() -> World {
         call("add_group_member", json!({"actor": root, "tenant": "acme", "group": "ops", "principal": ci})),
         call("remove_group_member", json!({"actor": root, "tenant": "acme", "group": "ops", "principal": bot})),
         call("grant_group_permissions", json!({"actor": root, "tenant": "acme", "group": "ops", "grants": grants})),
-        call("revoke_group_permissions", json!({"actor": root, "tenant": "acme", "group": "ops", "grants": ["logs:read"]})),
+        call(
+            "revoke_group_permissions",
+            json!({"actor": root, "tenant": "acme", "group": "ops", "grants": ["logs:read"]}),
+        ),
         call("create_user", json!({"actor": root, "tenant": "acme", "email": "bob@acme.test"})),
         call("remove_user", json!({"actor": root, "tenant": "acme", "email": "alice@acme.test"})),
         call("sync_directory", json!({"actor": root, "tenant": "acme", "users": [{"email": "carol@acme.test"}]})),
         call("create_service_account", json!({"actor": root, "tenant": "acme", "name": "new-bot", "role": "viewer"})),
         call("get_account", json!({"actor": root, "tenant": "acme", "principal": bot})),
-        call("list_accounts", json!({"actor": root, "tenant": "acme", "filter": "service_account = true", "page_size": 2})),
+        call(
+            "list_accounts",
+            json!({"actor": root, "tenant": "acme", "filter": "service_account = true", "page_size": 2}),
+        ),
         call("update_service_account", json!({"actor": root, "principal": bot, "description": "builds"})),
         call("set_role", json!({"actor": root, "tenant": "acme", "principal": bot, "role": "contributor"})),
         call("grant_permissions", json!({"actor": root, "tenant": "acme", "principal": ci, "grants": grants})),
-        call("revoke_permissions", json!({"actor": root, "tenant": "acme", "principal": bot, "grants": ["models:write"]})),
+        call(
+            "revoke_permissions",
+            json!({"actor": root, "tenant": "acme", "principal": bot, "grants": ["models:write"]}),
+        ),
         call("grant_access", json!({"actor": broot, "tenant": "beta", "principal": ci, "role": "viewer"})),
         call("remove_access", json!({"actor": broot, "tenant": "beta", "principal": bot})),
         call("disable_account", json!({"actor": root, "principal": bot})),
