@@ -12,7 +12,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/keyward_wasm.wasm
 NODE_LIB := $(TARGET_DIR)/release/libkeyward_node.so
 
-.PHONY: stubs bench-smoke cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
+.PHONY: fuzz fuzz-smoke stubs bench-smoke cross-host-test examples-test demo walkthrough test sql-test cli-test lint build bench toolchain fmt js-shared wasm node-native js-test e2e-test chromium wasm-bindgen-cli python-test python-build python-develop python-venv
 
 ## demo: a short session of `keyward` commands on a fresh ./keyward.db (tenant, service account,
 ## token, verify allowed and denied, rotation, a cross-tenant grant, the audit trail); the
@@ -30,7 +30,8 @@ walkthrough:
 ## on a private PostgreSQL cluster), then the Python package's and both npm packages' tests
 ## (each replays tests/conformance with its built-in store and a host store)
 test: toolchain lint
-	$(CARGO) test -p keyward-core -p keyward-stubs
+	$(CARGO) test -p keyward-core -p keyward-stubs -p keyward-fuzz-targets
+	$(MAKE) fuzz-smoke
 	$(MAKE) sql-test
 	$(MAKE) cli-test
 	$(MAKE) python-test
@@ -208,6 +209,41 @@ bench/node/node_modules/.package-lock.json: bench/node/package-lock.json
 ## fmt: format the code
 fmt:
 	$(CARGO) fmt --all
+
+# --- Fuzzing (fuzz/, issue 11): cargo-fuzz on the nightly toolchain; the targets' bodies live
+# in bindings/fuzz-targets, whose tests replay fuzz/corpus on stable. The corpus is never
+# written to: each run grows a scratch copy under the target directory.
+FUZZ_TARGETS := token filter documents steps
+FUZZ_FLAGS := --release -s none --debug-assertions
+FUZZ_RUNS ?= 10000000
+FUZZ_SCRATCH := $(abspath $(TARGET_DIR))/fuzz-corpus
+FUZZ_NIGHTLY = rustup toolchain list | grep -q '^nightly'
+
+## fuzz-smoke: each fuzz target for 15 s from the committed corpus (skipped, with a word, when
+## there is no nightly toolchain; installs cargo-fuzz when missing)
+fuzz-smoke:
+	@if ! $(FUZZ_NIGHTLY); then echo "fuzz-smoke: no nightly toolchain (rustup toolchain install nightly): skipped"; exit 0; fi; \
+	  command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked || exit 1; \
+	  cd fuzz && $(CARGO) +nightly fuzz build $(FUZZ_FLAGS) || exit 1; \
+	  for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_SCRATCH)/$$t && \
+	    $(CARGO) +nightly fuzz run $$t $(FUZZ_FLAGS) $(FUZZ_SCRATCH)/$$t corpus/$$t -- \
+	      -max_total_time=15 -max_len=4096 -timeout=10 2>&1 | grep -E '^(Done|==|INFO: (seed|-max)|.*(panicked|ERROR|SUMMARY))' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	  done
+
+## fuzz: the long runs of fuzz/RUNS.md: FUZZ_RUNS (10,000,000) executions of each target, one
+## after another, at the lowest priority; each prints libFuzzer's `Done N runs in S second(s)`
+fuzz:
+	@$(FUZZ_NIGHTLY) || { echo "fuzz: needs the nightly toolchain (rustup toolchain install nightly)"; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz build $(FUZZ_FLAGS)
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_SCRATCH)/$$t && \
+	  nice -n 19 $(CARGO) +nightly fuzz run $$t $(FUZZ_FLAGS) $(FUZZ_SCRATCH)/$$t corpus/$$t -- \
+	    -runs=$(FUZZ_RUNS) -max_len=4096 -timeout=10 2>&1 | grep -E '^(Done|==|.*(panicked|ERROR|SUMMARY))' | sed "s/^/$$t: /"; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # rust-toolchain.toml names the components and target, but RUSTUP_AUTO_INSTALL may be off:
 # add them explicitly (a no-op when present).

@@ -99,12 +99,14 @@ pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPag
         // One more than asked tells whether the store has more after this chunk.
         let entries = cx.list_page(&prefix, after_key.as_deref(), size + 1).await?;
         let store_has_more = entries.len() > size;
-        let members: Vec<MembershipDoc> =
-            entries.iter().take(size).map(|e| parse(&e.key, &e.value)).collect::<Result<_>>()?;
-        let keys: Vec<String> = members.iter().map(|m| account_key(&m.principal)).collect();
+        let members: Vec<(&str, MembershipDoc)> =
+            entries.iter().take(size).map(|e| Ok((e.key.as_str(), parse(&e.key, &e.value)?))).collect::<Result<_>>()?;
+        let keys: Vec<String> = members.iter().map(|(_, m)| account_key(&m.principal)).collect();
         let accounts = cx.docs::<AccountDoc>(&keys).await?;
-        for (i, (m, acc)) in members.iter().zip(accounts).enumerate() {
-            after_key = Some(format!("{prefix}{}", m.principal));
+        for (i, ((key, m), acc)) in members.iter().zip(accounts).enumerate() {
+            // The cursor moves on by the key listed, never by what the document says: a
+            // membership naming another principal must not send the listing back.
+            after_key = Some((*key).to_owned());
             let Some(acc) = acc.map(|d| d.value).filter(|acc| acc.live() && acc.uid == m.uid) else { continue };
             let record = account_record(&acc, Some(m), &a.tenant);
             if filter.matches(&record) {
@@ -112,7 +114,7 @@ pub(crate) async fn list_accounts(cx: &Cx, a: ListAccounts) -> Result<AccountPag
             }
             if listed.len() == size {
                 let more = store_has_more || i + 1 < members.len();
-                let next_page_token = more.then(|| page_token(&m.principal));
+                let next_page_token = more.then(|| page_token(key.strip_prefix(prefix.as_str()).unwrap_or(key)));
                 return Ok(AccountPage { accounts: listed, next_page_token });
             }
         }
