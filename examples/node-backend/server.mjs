@@ -260,6 +260,9 @@ export function createServer(options) {
  */
 export function engineFromEnv(env = process.env) {
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL || undefined, max: Number(env.PG_POOL_MAX || 10) });
+  // An idle connection that breaks (a database restart, a terminated backend) is dropped by the
+  // pool; without a listener, its error event would end the process.
+  pool.on('error', (e) => console.error(`postgres: ${e.message}`));
   const engine = new Engine({
     store: new PostgresStore(pool),
     domain: env.KEYWARD_DOMAIN || undefined,
@@ -271,9 +274,6 @@ export function engineFromEnv(env = process.env) {
 
 function main() {
   const { engine, pool } = engineFromEnv();
-  // An idle connection that breaks (a database restart) is dropped by the pool; without a
-  // listener, its error event would end the process.
-  pool.on('error', (e) => console.error(`postgres: ${e.message}`));
   const server = createServer({ engine });
   const port = Number(process.env.PORT ?? 8080);
   const host = process.env.HOST ?? '127.0.0.1';
