@@ -772,15 +772,11 @@ fn r80_r92_status_changes_within_one_millisecond_each_write_their_event() {
 }
 
 /// A disable slipped in at every write point of another disable of the same account: one
-/// change, so one event, whichever call writes it (R-92: never a second one).
-///
-/// Known to fail, before and after the fix above: when the second disable runs between the
-/// first one's status write and its event, it finds the change made and the event missing,
-/// and writes it; the first then writes its own. `record_once` checks, then appends under a
-/// fresh sequence number, so two calls completing one change can both append. Kept as the
-/// reproduction for a fix.
+/// change, so one event, whichever call writes it (R-92: never a second one). When the second
+/// disable runs between the first one's status write and its event, it finds the change made
+/// and the event missing, and writes it; the first then appends its own, finds the older copy
+/// and takes its own back (`append_once`).
 #[test]
-#[ignore = "known R-92 gap: two calls completing one status change can both write its event"]
 fn r92_two_disables_racing_write_one_event() {
     use support::interleave::for_every_write_point;
     let p = bot("bot0");

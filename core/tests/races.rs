@@ -456,3 +456,143 @@ fn r43_r62_delete_group_racing_add_group_member_keeps_no_member() {
     for_every_write_point(setup, add, delete, check);
     for_every_write_point(setup, delete, add, check);
 }
+
+/// The outcome of the newest event of `action` on `target` in acme's log.
+fn last_word(w: &World, action: &str, target: &str) -> Option<String> {
+    // Keys sort newest first.
+    stored(w, "e/acme/")
+        .into_iter()
+        .find(|e| e["action"] == action && e["target"] == target)
+        .map(|e| e["outcome"].as_str().unwrap_or_default().to_owned())
+}
+
+/// After a race: the log's last word on the first call's change says what happened — `ok`
+/// when the call succeeded, never `ok` when it was refused.
+fn log_tells(action: &'static str, target: &'static str) -> impl Fn(&World, &support::interleave::Interleaving) {
+    move |w, i| {
+        let word = last_word(w, action, target);
+        match &i.first {
+            Ok(_) => assert_eq!(word.as_deref(), Some("ok"), "k={}: {action} succeeded: {i:?}", i.k),
+            Err(e) => assert_ne!(word.as_deref(), Some("ok"), "k={}: {action} refused ({e}), its event says ok", i.k),
+        }
+    }
+}
+
+const CLERK: &str = "clerk@acme.sa.keyward.local";
+
+fn grants(list: &[&str]) -> Vec<Grant> {
+    list.iter().map(|g| serde_json::from_value(serde_json::json!(g)).unwrap()).collect()
+}
+
+/// A change that gives rights stores its `ok` event before its write; when the write is
+/// then refused — the role or group deleted meanwhile, the actor's hold on the target's rights
+/// gone, the account revoked, retries spent — the refusal follows it, so no event tells of a
+/// change that never happened. Each first call meets a second one at every write
+/// point; at some of them it is refused after its event, and the positive control: where it
+/// succeeds, its event is the last word.
+#[test]
+fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_last_word() {
+    let refused_after_event = std::cell::Cell::new(0);
+    let count = |w: &World, i: &support::interleave::Interleaving, action: &str, target: &str| {
+        let oks = stored(w, "e/acme/").iter().filter(|e| e["action"] == action && e["target"] == target).count();
+        if i.first.is_err() && oks >= 2 {
+            refused_after_event.set(refused_after_event.get() + 1);
+        }
+    };
+    let set_role = |_: &World| {
+        SetRole { actor: ROOT.into(), tenant: "acme".into(), principal: BOT.into(), role: Some("deployer".into()) }
+            .into_call()
+    };
+    let check = log_tells("access.set_role", BOT);
+    for_every_write_point(
+        with_deployer_role,
+        set_role,
+        |_| delete_deployer(ROOT, "acme"),
+        |w, i| {
+            check(w, i);
+            count(w, i, "access.set_role", BOT);
+        },
+    );
+
+    let with_ops = |w: &World| {
+        acme(w, serde_json::json!({}));
+        w.run(service_account_request("bot", None)).unwrap();
+        w.run(CreateGroup {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            group: "ops".into(),
+            roles: vec![],
+            grants: vec![],
+        })
+        .unwrap();
+    };
+    let delete_ops =
+        |_: &World| DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into() }.into_call();
+    let add = |_: &World| {
+        AddGroupMember { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), principal: BOT.into() }
+            .into_call()
+    };
+    let check = log_tells("group.add_member", BOT);
+    for_every_write_point(with_ops, add, delete_ops, |w, i| {
+        check(w, i);
+        count(w, i, "group.add_member", BOT);
+    });
+    let give_ops = |_: &World| {
+        GrantGroupPermissions {
+            actor: ROOT.into(),
+            tenant: "acme".into(),
+            group: "ops".into(),
+            grants: grants(&["models:read"]),
+        }
+        .into_call()
+    };
+    let check = log_tells("group.grant", "group:ops");
+    for_every_write_point(with_ops, give_ops, delete_ops, |w, i| {
+        check(w, i);
+        count(w, i, "group.grant", "group:ops");
+    });
+
+    // A clerk may give the bot what it holds while it holds all of the bot's rights; an admin
+    // gives the bot more meanwhile.
+    let with_clerk = |w: &World| {
+        acme(w, serde_json::json!({}));
+        w.run(service_account_request("bot", None)).unwrap();
+        w.run(service_account_request("clerk", None)).unwrap();
+        w.call(grant(CLERK, "accounts:write")).unwrap();
+        w.call(grant(CLERK, "models:read")).unwrap();
+    };
+    let clerk_gives = |_: &World| {
+        GrantPermissions {
+            actor: CLERK.into(),
+            tenant: "acme".into(),
+            principal: BOT.into(),
+            grants: grants(&["models:read"]),
+        }
+        .into_call()
+    };
+    let check = log_tells("access.grant", BOT);
+    for_every_write_point(
+        with_clerk,
+        clerk_gives,
+        |_| grant(BOT, "models:write"),
+        |w, i| {
+            check(w, i);
+            count(w, i, "access.grant", BOT);
+        },
+    );
+
+    let disabled_bot = |w: &World| {
+        acme(w, serde_json::json!({}));
+        w.run(service_account_request("bot", None)).unwrap();
+        w.run(DisableAccount { actor: ROOT.into(), principal: BOT.into() }).unwrap();
+    };
+    let enable = |_: &World| EnableAccount { actor: ROOT.into(), principal: BOT.into() }.into_call();
+    let revoke = |_: &World| RevokeAccount { actor: ROOT.into(), principal: BOT.into() }.into_call();
+    let check = log_tells("service_account.enable", BOT);
+    for_every_write_point(disabled_bot, enable, revoke, |w, i| {
+        check(w, i);
+        count(w, i, "service_account.enable", BOT);
+    });
+    let refused_after_event = refused_after_event.get();
+    assert!(refused_after_event >= 4, "the races reach the refusal after the event: {refused_after_event}");
+}

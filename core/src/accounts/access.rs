@@ -29,7 +29,23 @@ async fn change_access(
     action: &str,
     d: serde_json::Map<String, Value>,
     pinned: bool,
+    change: impl FnMut(&mut MembershipDoc) -> Result<()>,
+) -> Result<Account> {
+    let mut stored_first = false;
+    let result = change_access_once(cx, scope, principal, action, &d, pinned, change, &mut stored_first).await;
+    cx.settle(stored_first, &[scope.id()], &scope.actor.actor_ref(), action, principal, &d, result).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_access_once(
+    cx: &Cx,
+    scope: &TenantScope,
+    principal: &str,
+    action: &str,
+    d: &serde_json::Map<String, Value>,
+    pinned: bool,
     mut change: impl FnMut(&mut MembershipDoc) -> Result<()>,
+    stored_first: &mut bool,
 ) -> Result<Account> {
     let acc = account(cx, principal).await?;
     let gone = || Error::not_found(format!("account `{principal}` in tenant `{}`", scope.id()));
@@ -46,6 +62,7 @@ async fn change_access(
     let gives = gives_rights(&current.value, &next) || scope.actor.principal == principal;
     if gives {
         cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
+        *stored_first = true;
     }
     let m = update_membership(cx, scope.id(), principal, |m| {
         if m.uid != acc.value.uid {
@@ -84,7 +101,7 @@ async fn change_access(
         return Err(undone(scope.id()));
     }
     if !gives {
-        cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await?;
+        cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
     }
     Ok(account_record(&acc.value, Some(&m), scope.id()))
 }

@@ -44,7 +44,27 @@ async fn change_account(
     admin_of: Vec<String>,
     d: serde_json::Map<String, Value>,
     once: bool,
+    change: impl FnMut(&mut AccountDoc) -> Result<bool>,
+) -> Result<Account> {
+    let (actor, action) = (owner.scope.actor.actor_ref(), owner.action.clone());
+    let principal = owner.target.value.principal.clone();
+    // The tenants whose logs got the event before the write, if this call stored it first.
+    let mut stored_first = Vec::new();
+    let result = change_account_once(cx, owner, everywhere, admin_of, &d, once, change, &mut stored_first).await;
+    let tenants: Vec<&str> = stored_first.iter().map(String::as_str).collect();
+    cx.settle(!tenants.is_empty(), &tenants, &actor, &action, &principal, &d, result).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn change_account_once(
+    cx: &Cx,
+    owner: OwnerScope,
+    everywhere: bool,
+    admin_of: Vec<String>,
+    d: &serde_json::Map<String, Value>,
+    once: bool,
     mut change: impl FnMut(&mut AccountDoc) -> Result<bool>,
+    stored_first: &mut Vec<String>,
 ) -> Result<Account> {
     let key = account_key(&owner.target.value.principal);
     let mut current = owner.target;
@@ -55,8 +75,6 @@ async fn change_account(
         }
         tenants
     };
-    // Whether this call stored its event before its write.
-    let mut recorded_first = false;
     for _ in 0..MAX_ATTEMPTS {
         let mut next = current.value.clone();
         let changed = change(&mut next)?;
@@ -64,11 +82,11 @@ async fn change_account(
             next.updated_at = cx.now;
             // An account made active again gives its rights back: only after its event is
             // stored.
-            if next.status == Status::Active && current.value.status != Status::Active && !recorded_first {
+            if next.status == Status::Active && current.value.status != Status::Active && stored_first.is_empty() {
                 let tenants = tenants_of(&next);
                 let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
-                cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &next.principal, &d).await?;
-                recorded_first = true;
+                cx.record_each(&tenants, &owner.scope.actor.actor_ref(), &owner.action, &next.principal, d).await?;
+                *stored_first = tenants_of(&next);
             }
             let Some(written) = cx.put(&key, &next, Some(current.version)).await? else {
                 current = crate::authz::admin::account(cx, &next.principal).await?;
@@ -82,15 +100,19 @@ async fn change_account(
         let tenants = tenants_of(&next);
         let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
         let actor = owner.scope.actor.actor_ref();
-        // A call that made the change records it: an earlier change of the same kind within
-        // the same millisecond has an event that looks the same, and it is not this one's.
-        if !recorded_first && once && !changed {
+        // A call that made the change records it, unless a call completing it (a rerun, a
+        // repeat) wrote the event first: an earlier change of the same kind within the same
+        // millisecond has an event that looks the same, but another one lies between.
+        if stored_first.is_empty() && once {
             for tenant in tenants {
-                cx.record_once(next.updated_at, tenant, actor.clone(), &owner.action, &next.principal, d.clone())
-                    .await?;
+                let (at, a, p) = (next.updated_at, &owner.action, &next.principal);
+                match changed {
+                    true => cx.append_once(at, tenant, actor.clone(), a, p, d.clone()).await?,
+                    false => cx.record_once(at, tenant, actor.clone(), a, p, d.clone()).await?,
+                }
             }
-        } else if !recorded_first {
-            cx.record_each(&tenants, &actor, &owner.action, &next.principal, &d).await?;
+        } else if stored_first.is_empty() {
+            cx.record_each(&tenants, &actor, &owner.action, &next.principal, d).await?;
         }
         let m = cx.doc::<MembershipDoc>(&membership_key(&next.tenant, &next.principal)).await?;
         return Ok(account_record(&next, m.as_ref().map(|m| &m.value), &next.tenant));

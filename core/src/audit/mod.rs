@@ -141,6 +141,12 @@ fn event_key(prefix: &str, time: i64, seq: u64) -> String {
     format!("{prefix}{inverted_time:019}.{:010}", 9_999_999_999u64.saturating_sub(seq))
 }
 
+/// The key prefix that every event of `tenant` at `time` shares.
+fn same_ms_prefix(tenant: &str, time: i64) -> String {
+    let key = event_key(&event_prefix(tenant), time, 0);
+    key.get(..key.len().saturating_sub(10)).unwrap_or(&key).to_owned()
+}
+
 fn key_parts(prefix: &str, key: &str) -> Option<(i64, u64)> {
     let rest = key.strip_prefix(prefix)?;
     let (t, s) = rest.split_once('.')?;
@@ -156,20 +162,26 @@ impl Cx {
     /// Appends an event to `tenant`'s log and hands it to the host callback.
     pub async fn audit(&self, tenant: &str, event: AuditEvent) -> Result<()> {
         let event = event.sanitized();
+        self.append(tenant, &event).await?;
+        self.emit_sanitized(event);
+        Ok(())
+    }
+
+    /// Stores a sanitized event under the next sequence of its millisecond; returns its key
+    /// and version. Handing it to the callback is the caller's part.
+    async fn append(&self, tenant: &str, event: &AuditEvent) -> Result<(String, u64)> {
         let prefix = event_prefix(tenant);
-        // Events of the same millisecond share a prefix; the first key under it holds the
-        // highest sequence so far. Looking only there keeps the order right even when a
-        // later-timestamped event was written first (concurrent calls, a clock stepping back).
-        let same_ms = event_key(&prefix, event.time, 0);
-        let same_ms = same_ms.get(..same_ms.len().saturating_sub(10)).unwrap_or(&prefix).to_owned();
+        let same_ms = same_ms_prefix(tenant, event.time);
+        // The first key under the millisecond's prefix holds the highest sequence so far.
+        // Looking only there keeps the order right even when a later-timestamped event was
+        // written first (concurrent calls, a clock stepping back).
         for _ in 0..MAX_ATTEMPTS {
             let newest = self.list_page(&same_ms, None, 1).await?;
             let seq = newest.first().and_then(|e| key_parts(&prefix, &e.key)).map_or(0, |(_, seq)| seq + 1);
             let key = event_key(&prefix, event.time, seq);
             let stored = StoredEvent { schema: crate::docs::SCHEMA, event: event.clone() };
-            if self.put(&key, &stored, None).await?.is_some() {
-                self.emit_sanitized(event);
-                return Ok(());
+            if let Some(version) = self.put(&key, &stored, None).await? {
+                return Ok((key, version));
             }
         }
         Err(Error::Conflict { message: format!("audit log of tenant `{tenant}`") })

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::audit::details;
+use crate::audit::{details, ActorRef};
 use crate::authz::admin::{conflict, load_scope, TenantScope, MAX_ATTEMPTS};
 use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::pattern::Grant;
@@ -163,11 +163,34 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
     // Joining a group gives its rights: only after the event is stored; leaving one takes
     // them away first, and the event follows — unless the actor leaves itself: a rerun
     // could then no longer act, and the event would never be written.
-    let d = details([("group", Value::String(group.to_owned()))]);
+    let d = details_of(group);
     let event_first = add || scope.actor.principal == principal;
     if event_first {
         cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d.clone()).await?;
     }
+    let result = member_write(cx, scope, group, principal, add, touched, change).await;
+    let result = match result {
+        Ok(()) if !event_first => cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await,
+        other => other,
+    };
+    cx.settle(event_first, &[scope.id()], &scope.actor.actor_ref(), action, principal, &details_of(group), result).await
+}
+
+fn details_of(group: &str) -> serde_json::Map<String, Value> {
+    details([("group", Value::String(group.to_owned()))])
+}
+
+/// The write of [`member_change`], with the pin of the group it joins and the undo of
+/// a removal that left the tenant no admin.
+async fn member_write(
+    cx: &Cx,
+    scope: &TenantScope,
+    group: &str,
+    principal: &str,
+    add: bool,
+    touched: bool,
+    change: impl Fn(&mut MembershipDoc),
+) -> Result<()> {
     update_membership(cx, scope.id(), principal, |m| {
         if !scope.holds_all(m) {
             return Err(scope.holds_not_all(principal));
@@ -199,10 +222,7 @@ async fn member_change(cx: &Cx, scope: &TenantScope, group: &str, principal: &st
         .await?;
         return Err(undone(scope.id()));
     }
-    if event_first {
-        return Ok(());
-    }
-    cx.record(scope.id(), scope.actor.actor_ref(), action, principal, Ok(()), d).await
+    Ok(())
 }
 
 /// Adds an account with access to the tenant to a group; the actor must hold what the group
@@ -246,48 +266,56 @@ async fn change_group_grants(
     validate::role_or_group_name(group, "group")?;
     let (action, target) = (if add { "group.grant" } else { "group.revoke" }, format!("group:{group}"));
     let d = details([("grants", serde_json::to_value(grants).unwrap_or(Value::Null))]);
-    let mut recorded = false;
-    for _ in 0..MAX_ATTEMPTS {
-        let scope = load_scope(cx, actor, tenant).await?;
-        scope.require(cx, "groups", "write", action, &target).await?;
-        if add {
-            scope.require_covers(cx, grants, action, &target).await?;
-        }
-        let mut doc = scope.tenant.value.clone();
-        let def = existing(&mut doc, group)?;
-        for g in grants {
-            if add && !def.grants.contains(g) {
-                def.grants.push(g.clone());
-            } else if !add {
-                def.grants.retain(|x| x != g);
+    // The actor whose `ok` event this call stored before its write, if it did.
+    let mut recorded: Option<ActorRef> = None;
+    let result = async {
+        for _ in 0..MAX_ATTEMPTS {
+            let scope = load_scope(cx, actor, tenant).await?;
+            scope.require(cx, "groups", "write", action, &target).await?;
+            if add {
+                scope.require_covers(cx, grants, action, &target).await?;
             }
+            let mut doc = scope.tenant.value.clone();
+            let def = existing(&mut doc, group)?;
+            for g in grants {
+                if add && !def.grants.contains(g) {
+                    def.grants.push(g.clone());
+                } else if !add {
+                    def.grants.retain(|x| x != g);
+                }
+            }
+            if !add {
+                scope.require_holds_narrowed(cx, &doc, action, &target).await?;
+            }
+            let touched = match add {
+                true => false,
+                false => ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?.0,
+            };
+            // Grants given take effect only after their event is stored, once per call.
+            if add && recorded.is_none() {
+                cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d.clone()).await?;
+                recorded = Some(scope.actor.actor_ref());
+            }
+            let Some(written) = cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await? else {
+                continue;
+            };
+            // Another call may have taken the other admins meanwhile: then undo this.
+            if touched && !confirm_admin_left(cx, tenant).await? {
+                cx.put(&tenant_key(tenant), &scope.tenant.value, Some(written)).await?;
+                return Err(undone(tenant));
+            }
+            if !add {
+                cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d.clone()).await?;
+            }
+            return group_record(cx, &doc, group).await;
         }
-        if !add {
-            scope.require_holds_narrowed(cx, &doc, action, &target).await?;
-        }
-        let touched = match add {
-            true => false,
-            false => ensure_admin_remains(cx, tenant, AdminChange::Policy(&doc)).await?.0,
-        };
-        // Grants given take effect only after their event is stored, once per call.
-        if add && !recorded {
-            cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d.clone()).await?;
-            recorded = true;
-        }
-        let Some(written) = cx.put(&tenant_key(tenant), &doc, Some(scope.tenant.version)).await? else {
-            continue;
-        };
-        // Another call may have taken the other admins meanwhile: then undo this.
-        if touched && !confirm_admin_left(cx, tenant).await? {
-            cx.put(&tenant_key(tenant), &scope.tenant.value, Some(written)).await?;
-            return Err(undone(tenant));
-        }
-        if !add {
-            cx.record(tenant, scope.actor.actor_ref(), action, &target, Ok(()), d).await?;
-        }
-        return group_record(cx, &doc, group).await;
+        Err(conflict(&format!("tenant `{tenant}`")))
     }
-    Err(conflict(&format!("tenant `{tenant}`")))
+    .await;
+    match recorded {
+        Some(actor) => cx.settle(true, &[tenant], &actor, action, &target, &d, result).await,
+        None => result,
+    }
 }
 
 /// Gives a group grants ("policies", R-43); the actor must hold them.

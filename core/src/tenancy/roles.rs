@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::audit::details;
+use crate::audit::{details, ActorRef};
 use crate::authz::admin::{conflict, load_scope, MAX_ATTEMPTS};
 use crate::authz::admins::{confirm_admin_left, ensure_admin_remains, undone, AdminChange};
 use crate::authz::compiled::builtin_role;
@@ -26,43 +26,56 @@ fn custom_name(role: &str) -> Result<()> {
 pub(crate) async fn define_role(cx: &Cx, a: DefineRole) -> Result<Role> {
     custom_name(&a.role)?;
     let target = format!("role:{}", a.role);
-    let mut recorded = false;
-    for _ in 0..MAX_ATTEMPTS {
-        let scope = load_scope(cx, &a.actor, &a.tenant).await?;
-        scope.require(cx, "roles", "write", "role.define", &target).await?;
-        scope.require_covers(cx, &a.grants, "role.define", &target).await?;
-        let mut doc = scope.tenant.value.clone();
-        let old = doc.roles.insert(a.role.clone(), a.grants.clone());
-        let replaced = old.is_some();
-        // A definition that adds grants gives them to every holder: only after its event is
-        // stored; one that only narrows takes effect first.
-        let gives = a.grants.iter().any(|g| !old.as_ref().is_some_and(|o| o.contains(g)));
-        let d = details([
-            ("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null)),
-            ("replaced", Value::Bool(replaced)),
-        ]);
-        if replaced {
-            scope.require_holds_narrowed(cx, &doc, "role.define", &target).await?;
+    // The actor and details of the `ok` event this call stored before its write, if it did.
+    let mut recorded: Option<(ActorRef, serde_json::Map<String, Value>)> = None;
+    let result = async {
+        for _ in 0..MAX_ATTEMPTS {
+            let scope = load_scope(cx, &a.actor, &a.tenant).await?;
+            scope.require(cx, "roles", "write", "role.define", &target).await?;
+            scope.require_covers(cx, &a.grants, "role.define", &target).await?;
+            let mut doc = scope.tenant.value.clone();
+            let old = doc.roles.insert(a.role.clone(), a.grants.clone());
+            let replaced = old.is_some();
+            // A definition that adds grants gives them to every holder: only after its event is
+            // stored; one that only narrows takes effect first.
+            let gives = a.grants.iter().any(|g| !old.as_ref().is_some_and(|o| o.contains(g)));
+            let d = details([
+                ("grants", serde_json::to_value(&a.grants).unwrap_or(Value::Null)),
+                ("replaced", Value::Bool(replaced)),
+            ]);
+            if replaced {
+                scope.require_holds_narrowed(cx, &doc, "role.define", &target).await?;
+            }
+            let touched = replaced && ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?.0;
+            if gives && recorded.is_none() {
+                cx.record(&a.tenant, scope.actor.actor_ref(), "role.define", &target, Ok(()), d.clone()).await?;
+                recorded = Some((scope.actor.actor_ref(), d.clone()));
+            }
+            let Some(written) = cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await? else {
+                continue;
+            };
+            // Another call may have taken the other admins meanwhile: then undo this.
+            if touched && !confirm_admin_left(cx, &a.tenant).await? {
+                cx.put(&tenant_key(&a.tenant), &scope.tenant.value, Some(written)).await?;
+                return Err(undone(&a.tenant));
+            }
+            if recorded.is_none() {
+                cx.record(&a.tenant, scope.actor.actor_ref(), "role.define", &target, Ok(()), d).await?;
+            }
+            return Ok(Role {
+                tenant: a.tenant.clone(),
+                role: a.role.clone(),
+                grants: a.grants.clone(),
+                builtin: false,
+            });
         }
-        let touched = replaced && ensure_admin_remains(cx, &a.tenant, AdminChange::Policy(&doc)).await?.0;
-        if gives && !recorded {
-            cx.record(&a.tenant, scope.actor.actor_ref(), "role.define", &target, Ok(()), d.clone()).await?;
-            recorded = true;
-        }
-        let Some(written) = cx.put(&tenant_key(&a.tenant), &doc, Some(scope.tenant.version)).await? else {
-            continue;
-        };
-        // Another call may have taken the other admins meanwhile: then undo this.
-        if touched && !confirm_admin_left(cx, &a.tenant).await? {
-            cx.put(&tenant_key(&a.tenant), &scope.tenant.value, Some(written)).await?;
-            return Err(undone(&a.tenant));
-        }
-        if !recorded {
-            cx.record(&a.tenant, scope.actor.actor_ref(), "role.define", &target, Ok(()), d).await?;
-        }
-        return Ok(Role { tenant: a.tenant, role: a.role, grants: a.grants, builtin: false });
+        Err(conflict(&format!("tenant `{}`", a.tenant)))
     }
-    Err(conflict(&format!("tenant `{}`", a.tenant)))
+    .await;
+    match &recorded {
+        Some((actor, d)) => cx.settle(true, &[&a.tenant], actor, "role.define", &target, d, result).await,
+        None => result,
+    }
 }
 
 /// Deletes a custom role; one still used by an account, a group or the tenant's
