@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use keyward_core::{Engine, Entry, Env, MemoryStore, Options, Step, Store, StoreFailure, Versioned};
 use serde_json::{json, Map, Value};
 use support::scenario::{load_all, substitute, Order, Runner};
+use support::FaultyStore;
 
 /// How the k-th write goes wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,9 +186,36 @@ fn mentions_any(v: &Value, names: &[String]) -> bool {
     }
 }
 
+/// The faults a scenario injected into its store (`fail_store`, `lose_races`) that were
+/// still pending at some point.
+#[derive(Clone)]
+struct Injected {
+    fail_calls: u32,
+    fail_message: String,
+    lose_puts: u32,
+}
+
+impl Injected {
+    fn of(store: &FaultyStore<MemoryStore>) -> Injected {
+        Injected {
+            fail_calls: store.fail_calls.get(),
+            fail_message: store.fail_message.borrow().clone(),
+            lose_puts: store.lose_puts.get(),
+        }
+    }
+
+    fn arm(&self, store: &FaultyStore<MemoryStore>) {
+        store.fail_calls.set(self.fail_calls);
+        store.fail_message.borrow_mut().clone_from(&self.fail_message);
+        store.lose_puts.set(self.lose_puts);
+    }
+}
+
 /// What the clean run of one step left, and what its probes said before and after it.
 struct Clean {
     writes: u32,
+    /// The scenario's own injected faults pending before the step, and after it.
+    injected: (Injected, Injected),
     /// The runner just before the step, over a snapshot of the store then.
     start: Runner<MemoryStore>,
     before: MemoryStore,
@@ -213,7 +241,8 @@ struct Tally {
     mutating_steps: usize,
     points: BTreeMap<&'static str, usize>,
     probe_checks: usize,
-    /// Steps run under injected faults of their own (after `fail_store`, `lose_races`).
+    /// Steps run under injected faults of their own (after `fail_store`, `lose_races`),
+    /// interrupted like every other.
     faulted_steps: usize,
     /// Crash points whose walk ended at a claim the interrupted call still held.
     lease_stops: usize,
@@ -249,6 +278,7 @@ fn crash_point(
     } else {
         replay(scenario, at)
     };
+    clean.injected.0.arm(&runner.store);
     let countdown = Some(k - 1);
     match fault {
         Fault::Crash => runner.store.crash_after_writes.set(countdown),
@@ -301,6 +331,7 @@ fn crash_point(
     // 3: the rerun completes the step, and the scenario goes on as written.
     if acknowledged {
         tally.acknowledged += 1;
+        clean.injected.1.arm(&runner.store);
         if PROBES.contains(&step["op"].as_str().unwrap_or_default()) {
             // A data-plane call whose last-use stamp was lost: by design (R-15), the decision
             // stands and the stamp is gone, so later steps that read it cannot hold.
@@ -313,12 +344,14 @@ fn crash_point(
     let complete = same_documents(&runner.store.inner, &clean.after);
     let lease = lease_left(&runner.store.inner, &clean.after);
     let interrupted_events = event_docs(&runner.store.inner);
+    clean.injected.0.arm(&runner.store);
     let mut rerun = runner.run_again(step).err();
     if matches!(rerun.as_deref(), Some("quota_exceeded" | "failed_precondition")) && rerun != clean.outcome && lease {
         // The interrupted call's claim on the last unit (R-62), or on the rotation of a token
         // (R-25), holds until it is stale: a rerun after that completes the step. Later steps'
         // times would move, so the walk ends here.
         runner.now += keyward_core::tenancy::quota::STALE_MS + 1;
+        clean.injected.0.arm(&runner.store);
         rerun = runner.run_again(step).err();
         if rerun != clean.outcome {
             return Err(format!("rerun once the claim is stale: {rerun:?}, the clean run: {:?}", clean.outcome));
@@ -338,6 +371,8 @@ fn crash_point(
             clean.events
         ));
     }
+    // Later steps meet what is left of the scenario's faults, as in the clean run.
+    clean.injected.1.arm(&runner.store);
     tally.repeated_events += drop_repeats(&runner.store.inner, &events_before_keys(&clean.before), &interrupted_events);
     let rerun = usable(&options, &runner.store.inner, &probes, &clean.vars, runner.now);
     if let Some(i) = (0..probes.len()).find(|&i| clean.issued_here[i] && rerun[i] == Some(true)) {
@@ -452,8 +487,8 @@ fn every_crash_point(group: &str, pick: impl Fn(&str) -> bool) {
             let mut walk = Runner::new(scenario, MemoryStore::new(), Order::InOrder).unwrap();
             for (at, step) in steps(scenario).iter().enumerate() {
                 let is_call = matches!(walk.call_of(step), Some(Ok(_)));
-                let faulted =
-                    at > 0 && matches!(steps(scenario)[at - 1]["op"].as_str(), Some("fail_store" | "lose_races"));
+                let injected_before = Injected::of(&walk.store);
+                let faulted = injected_before.fail_calls > 0 || injected_before.lose_puts > 0;
                 let before = walk.store.inner.clone();
                 let start = walk.fork(MemoryStore::new());
                 let writes_before = walk.store.writes.get();
@@ -463,9 +498,9 @@ fn every_crash_point(group: &str, pick: impl Fn(&str) -> bool) {
                     continue;
                 }
                 if faulted {
-                    // Its expectations describe the injected fault, not the store's answers.
+                    // Interrupted under the scenario's own fault too: each run of the step (the
+                    // interrupted one, the rerun) meets that fault as the clean run did.
                     tally.faulted_steps += 1;
-                    continue;
                 }
                 let options = walk.options().clone();
                 let fresh = tokens_saved_by(step);
@@ -473,6 +508,7 @@ fn every_crash_point(group: &str, pick: impl Fn(&str) -> bool) {
                 let probes_before = usable(&options, &before, &probes, &start.vars, walk.now);
                 let clean = Clean {
                     writes,
+                    injected: (injected_before, Injected::of(&walk.store)),
                     probes_before: probes_before
                         .iter()
                         .zip(&issued_here)
@@ -516,7 +552,7 @@ fn every_crash_point(group: &str, pick: impl Fn(&str) -> bool) {
         "crash points ({group}): {total} ({}) over {} mutating steps of {} scenarios; {} probe checks; \
          {} walks ended at a claim still held; {} calls absorbed the fault and answered ({} of them a \
          last-use stamp lost); \
-         {} events written again by a rerun; {} steps under injected faults not interrupted again",
+         {} events written again by a rerun; {} of the steps under their scenario's own injected faults",
         tally.points.iter().map(|(f, n)| format!("{f} {n}")).collect::<Vec<_>>().join(", "),
         tally.mutating_steps,
         tally.scenarios,

@@ -145,8 +145,10 @@ pub(crate) async fn create_tenant(cx: &Cx, a: CreateTenant) -> Result<Tenant> {
             groups: [("everyone".to_owned(), GroupDef::default())].into_iter().collect(),
             last_change: None,
         };
+        // A lost race is answered from a fresh read (`already_exists` when the tenant is there),
+        // never assumed: the rest of this creation stays, and the next round keeps it.
         if cx.put(&keys[0], &doc, None).await?.is_none() {
-            return Err(Error::exists(format!("tenant `{tenant}`")));
+            continue;
         }
         return Ok(tenant_record(&doc));
     }
