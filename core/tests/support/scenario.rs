@@ -33,7 +33,9 @@ pub enum Order {
 }
 
 pub fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
+    // The repository's, from whichever crate's tests include this module.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.ancestors().map(|d| d.join("tests/conformance")).find(|d| d.is_dir()).expect("tests/conformance exists")
 }
 
 /// Every scenario file, sorted, with its scenarios.
@@ -69,7 +71,8 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    fn secret(&mut self, text: &str) {
+    /// Adds a password or secret to search for, unless it is short or a plain word.
+    pub fn secret(&mut self, text: &str) {
         // Short passwords ("x") and plain short words ("password") would match the words of
         // ordinary messages ("weak password").
         let word = text.len() <= 8 && text.bytes().all(|b| b.is_ascii_lowercase());
