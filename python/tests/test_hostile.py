@@ -466,3 +466,17 @@ def test_r82_text_that_is_not_valid_unicode_is_never_echoed_by_its_error() -> No
         for secret in ("Correct-Horse-9-battery", world.token[16:48], "pepper-secret"):
             assert secret not in shown, shown
     world.assert_usable()
+
+
+@pytest.mark.parametrize("kind", ["builtin", "python"])
+def test_r94_a_rust_panic_never_crosses_into_python_and_the_engine_goes_on(kind: str) -> None:
+    """A real panic inside the binding (the core's panic probe, an operation name no operation
+    has) is `internal` — a KeywardError, not pyo3's PanicException — and the same engine
+    serves the next calls."""
+    world = World(None if kind == "builtin" else DictStore())
+    for _ in range(3):
+        with pytest.raises(keyward.KeywardError) as caught:
+            world.kw.call("__keyward_panic_probe", {})
+        assert caught.value.code == "internal" and type(caught.value) is keyward.error_class("internal")
+        assert "panic" in str(caught.value)
+        world.assert_usable()

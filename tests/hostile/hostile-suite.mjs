@@ -360,6 +360,22 @@ export function defineHostileTests(keyward, label) {
     }
   });
 
+  // A real panic inside the native half — the core's panic probe, an operation name no
+  // operation has — must reach JavaScript as `internal` (a wasm trap too), and the same engine
+  // must serve the next calls (R-94).
+  for (const kind of ['built-in store', 'host store']) {
+    test(`${label}: a Rust panic is internal and the engine goes on, on a ${kind} (R-94)`, async () => {
+      const w = await makeWorld(kind === 'host store' ? new HostileStore() : undefined);
+      for (let i = 0; i < 3; i++) {
+        await assert.rejects(w.engine._call(['__keyward_panic_probe', [], 0, []], []), (e) => {
+          checkError(e, 'internal');
+          return true;
+        });
+        await assertUsable(w);
+      }
+    });
+  }
+
   test(`${label}: the matrix holds at least 50 distinct inputs (issue 11 point 5; §12)`, () => {
     const ids = [...SHARED.map((e) => e.id), ...JS_ONLY.map((j) => j[0]), ...CLOCKS.map((c) => `clock-${c[0]}`),
       ...STORE_MODES.map((m) => m[0]), 'get-many-short', 'get-many-throws', 'get-many-not-iterable',

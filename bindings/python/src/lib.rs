@@ -438,6 +438,7 @@ impl PyEngine {
             return Err(PyTypeError::new_err("args must be a dict"));
         }
         let prepared = guarded(|| {
+            keyward_core::host::panic_probe(op);
             // The checked walk above built plain JSON values (R-94: depth, finite numbers);
             // they are read straight into the operation's struct.
             let call = Call::from_named(op, args)?;

@@ -14,6 +14,20 @@ use crate::{
     Answer, AuditEvent, Call, Engine, Env, Error, ErrorData, Op, Result, Step, Store, StoreReply, StoreRequest,
 };
 
+/// An operation name that no operation has, with which a host's tests make the boundary panic
+/// inside its guard: the proof, in every host, that a real panic becomes `internal` and the
+/// engine stays usable. The engine never sees it; it reaches nothing but the panic.
+pub const PANIC_PROBE: &str = "__keyward_panic_probe";
+
+/// Panics when `op` is [`PANIC_PROBE`]; a binding calls it inside its guard, where the
+/// operation name arrives.
+#[allow(clippy::panic)] // the probe's whole purpose
+pub fn panic_probe(op: &str) {
+    if op == PANIC_PROBE {
+        panic!("panic probe: a host test asked the boundary to panic");
+    }
+}
+
 /// Runs `f`, turning a panic into an `internal` error, so that a panic never crosses into a
 /// host. The engine stays usable: its shared state (caches, the staleness window) is
 /// changed one whole insert or clear at a time under locks that tolerate poisoning.
@@ -68,7 +82,10 @@ pub fn start_named<'de, D: serde::Deserializer<'de>>(
     seed: impl FnOnce() -> Result<[u8; 32]>,
     events: bool,
 ) -> Result<Op> {
-    guarded(|| start_call(engine, Call::from_named(op, args)?, now, seed, events))
+    guarded(|| {
+        panic_probe(op);
+        start_call(engine, Call::from_named(op, args)?, now, seed, events)
+    })
 }
 
 /// A step as a binding hands it over, serialised (with [`Camel`] for JavaScript) as
@@ -134,6 +151,7 @@ pub fn run_named<'de, D: serde::Deserializer<'de>, S: Store + ?Sized>(
 ) -> Ran {
     let mut produced = Vec::new();
     let result = guarded(|| {
+        panic_probe(op);
         let (answer, events) = start_call(engine, Call::from_named(op, args)?, now, seed, events)?.run_on(store);
         produced = events;
         answer
@@ -169,6 +187,20 @@ mod tests {
         let got = js(&store_request(&store, json!({"kind": "get", "key": "k"})));
         assert_eq!(got["entry"]["version"], 1);
         assert_eq!(js(&store_request(&store, json!({"kind": "nope"})))["kind"], "failed");
+    }
+
+    #[test]
+    fn r94_a_panic_at_the_boundary_is_internal_and_the_engine_goes_on() {
+        let engine = Engine::new(Default::default()).unwrap_or_else(|e| panic!("{e}"));
+        let store = crate::MemoryStore::new();
+        let ran = js(&run_named(&engine, &store, PANIC_PROBE, json!({}), 1, || Ok([1; 32]), false));
+        assert_eq!(ran["error"]["code"], "internal", "{ran}");
+        let started = start_named(&engine, PANIC_PROBE, json!({}), 1, || Ok([1; 32]), false);
+        assert!(matches!(started, Err(Error::Internal { .. })));
+        // Positive control: the same engine and store serve the next call.
+        let args = json!({"tenant": "acme", "admin": "root@acme.test"});
+        let ran = js(&run_named(&engine, &store, "create_tenant", args, 1, || Ok([1; 32]), false));
+        assert_eq!(ran["done"]["tenant"], "acme", "{ran}");
     }
 
     #[test]
