@@ -466,16 +466,30 @@ fn last_word(w: &World, action: &str, target: &str) -> Option<String> {
         .map(|e| e["outcome"].as_str().unwrap_or_default().to_owned())
 }
 
-/// After a race: the log's last word on the first call's change says what happened — `ok`
-/// when the call succeeded, never `ok` when it was refused.
-fn log_tells(action: &'static str, target: &'static str) -> impl Fn(&World, &support::interleave::Interleaving) {
-    move |w, i| {
+/// Races `first` against `second` at every write point of `first` (on `setup`'s world): after
+/// each, the log's last word on `first`'s change (`action` on `target`) says what happened —
+/// `ok` when the call succeeded, never `ok` when it was refused. Returns how many times it was
+/// refused after its `ok` event was stored (the log then holds two events of `action`).
+fn log_tells(
+    setup: impl Fn(&World),
+    first: impl Fn(&World) -> Call,
+    second: impl Fn(&World) -> Call,
+    action: &str,
+    target: &str,
+) -> usize {
+    let refused_after_event = std::cell::Cell::new(0);
+    for_every_write_point(setup, first, second, |w, i| {
         let word = last_word(w, action, target);
         match &i.first {
             Ok(_) => assert_eq!(word.as_deref(), Some("ok"), "k={}: {action} succeeded: {i:?}", i.k),
             Err(e) => assert_ne!(word.as_deref(), Some("ok"), "k={}: {action} refused ({e}), its event says ok", i.k),
         }
-    }
+        let events = stored(w, "e/acme/").iter().filter(|e| e["action"] == action && e["target"] == target).count();
+        if i.first.is_err() && events >= 2 {
+            refused_after_event.set(refused_after_event.get() + 1);
+        }
+    });
+    refused_after_event.get()
 }
 
 const CLERK: &str = "clerk@acme.sa.keyward.local";
@@ -492,27 +506,13 @@ fn grants(list: &[&str]) -> Vec<Grant> {
 /// succeeds, its event is the last word.
 #[test]
 fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_last_word() {
-    let refused_after_event = std::cell::Cell::new(0);
-    let count = |w: &World, i: &support::interleave::Interleaving, action: &str, target: &str| {
-        let oks = stored(w, "e/acme/").iter().filter(|e| e["action"] == action && e["target"] == target).count();
-        if i.first.is_err() && oks >= 2 {
-            refused_after_event.set(refused_after_event.get() + 1);
-        }
-    };
+    let mut refused_after_event = 0;
     let set_role = |_: &World| {
         SetRole { actor: ROOT.into(), tenant: "acme".into(), principal: BOT.into(), role: Some("deployer".into()) }
             .into_call()
     };
-    let check = log_tells("access.set_role", BOT);
-    for_every_write_point(
-        with_deployer_role,
-        set_role,
-        |_| delete_deployer(ROOT, "acme"),
-        |w, i| {
-            check(w, i);
-            count(w, i, "access.set_role", BOT);
-        },
-    );
+    refused_after_event +=
+        log_tells(with_deployer_role, set_role, |_| delete_deployer(ROOT, "acme"), "access.set_role", BOT);
 
     let with_ops = |w: &World| {
         acme(w, serde_json::json!({}));
@@ -532,11 +532,7 @@ fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_
         AddGroupMember { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), principal: BOT.into() }
             .into_call()
     };
-    let check = log_tells("group.add_member", BOT);
-    for_every_write_point(with_ops, add, delete_ops, |w, i| {
-        check(w, i);
-        count(w, i, "group.add_member", BOT);
-    });
+    refused_after_event += log_tells(with_ops, add, delete_ops, "group.add_member", BOT);
     let give_ops = |_: &World| {
         GrantGroupPermissions {
             actor: ROOT.into(),
@@ -546,11 +542,7 @@ fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_
         }
         .into_call()
     };
-    let check = log_tells("group.grant", "group:ops");
-    for_every_write_point(with_ops, give_ops, delete_ops, |w, i| {
-        check(w, i);
-        count(w, i, "group.grant", "group:ops");
-    });
+    refused_after_event += log_tells(with_ops, give_ops, delete_ops, "group.grant", "group:ops");
 
     // A clerk may give the bot what it holds while it holds all of the bot's rights; an admin
     // gives the bot more meanwhile.
@@ -570,16 +562,7 @@ fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_
         }
         .into_call()
     };
-    let check = log_tells("access.grant", BOT);
-    for_every_write_point(
-        with_clerk,
-        clerk_gives,
-        |_| grant(BOT, "models:write"),
-        |w, i| {
-            check(w, i);
-            count(w, i, "access.grant", BOT);
-        },
-    );
+    refused_after_event += log_tells(with_clerk, clerk_gives, |_| grant(BOT, "models:write"), "access.grant", BOT);
 
     let disabled_bot = |w: &World| {
         acme(w, serde_json::json!({}));
@@ -588,11 +571,6 @@ fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_
     };
     let enable = |_: &World| EnableAccount { actor: ROOT.into(), principal: BOT.into() }.into_call();
     let revoke = |_: &World| RevokeAccount { actor: ROOT.into(), principal: BOT.into() }.into_call();
-    let check = log_tells("service_account.enable", BOT);
-    for_every_write_point(disabled_bot, enable, revoke, |w, i| {
-        check(w, i);
-        count(w, i, "service_account.enable", BOT);
-    });
-    let refused_after_event = refused_after_event.get();
+    refused_after_event += log_tells(disabled_bot, enable, revoke, "service_account.enable", BOT);
     assert!(refused_after_event >= 4, "the races reach the refusal after the event: {refused_after_event}");
 }

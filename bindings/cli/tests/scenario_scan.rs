@@ -23,7 +23,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
-use support::scenario::{load_all, substitute, Transcript};
+use support::scenario::{load_all, lookup, substitute, Transcript};
 
 /// An argument as the command line writes it: a string as it is, anything else as JSON.
 fn arg(v: &Value) -> String {
@@ -298,16 +298,6 @@ const READS: &[&str] = &[
     "effective_permissions",
     "audit_log",
 ];
-
-fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return Some(v);
-    }
-    path.split('.').try_fold(v, |cur, seg| match seg.parse::<usize>() {
-        Ok(i) => cur.get(i),
-        Err(_) => cur.get(seg),
-    })
-}
 
 /// What one run of the command showed.
 struct Shown {

@@ -164,7 +164,8 @@ pub fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), Strin
     }
 }
 
-fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+/// The value at a dotted path of `v` (`""` is `v` itself; numbers index arrays).
+pub fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     if path.is_empty() {
         return Some(v);
     }
