@@ -413,20 +413,17 @@ fn r41_r62_delete_role_racing_grant_access_never_leaves_the_role_in_use() {
     for_every_write_point(setup, |_| delete_deployer(BOSS, "cust"), grant, check);
 }
 
+/// Tenant `acme` with service account `bot` and an empty group `ops`.
+fn with_ops(w: &World) {
+    acme(w, serde_json::json!({}));
+    w.run(service_account_request("bot", None)).unwrap();
+    let ops =
+        CreateGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), roles: vec![], grants: vec![] };
+    w.run(ops).unwrap();
+}
+
 #[test]
 fn r43_r62_delete_group_racing_add_group_member_keeps_no_member() {
-    let setup = |w: &World| {
-        acme(w, serde_json::json!({}));
-        w.run(service_account_request("bot", None)).unwrap();
-        w.run(CreateGroup {
-            actor: ROOT.into(),
-            tenant: "acme".into(),
-            group: "ops".into(),
-            roles: vec![],
-            grants: vec![],
-        })
-        .unwrap();
-    };
     let add = |_: &World| {
         AddGroupMember { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into(), principal: BOT.into() }
             .into_call()
@@ -453,8 +450,8 @@ fn r43_r62_delete_group_racing_add_group_member_keeps_no_member() {
         let rights = w.run(EffectivePermissions { identity_or_principal: BOT.into(), tenant: "acme".into() }).unwrap();
         assert!(rights.iter().all(|g| g.source != "group:ops"), "k={}: {rights:?}", i.k);
     };
-    for_every_write_point(setup, add, delete, check);
-    for_every_write_point(setup, delete, add, check);
+    for_every_write_point(with_ops, add, delete, check);
+    for_every_write_point(with_ops, delete, add, check);
 }
 
 /// The outcome of the newest event of `action` on `target` in acme's log.
@@ -514,18 +511,6 @@ fn r80_r92_a_change_refused_after_its_event_is_stored_leaves_its_refusal_as_the_
     refused_after_event +=
         log_tells(with_deployer_role, set_role, |_| delete_deployer(ROOT, "acme"), "access.set_role", BOT);
 
-    let with_ops = |w: &World| {
-        acme(w, serde_json::json!({}));
-        w.run(service_account_request("bot", None)).unwrap();
-        w.run(CreateGroup {
-            actor: ROOT.into(),
-            tenant: "acme".into(),
-            group: "ops".into(),
-            roles: vec![],
-            grants: vec![],
-        })
-        .unwrap();
-    };
     let delete_ops =
         |_: &World| DeleteGroup { actor: ROOT.into(), tenant: "acme".into(), group: "ops".into() }.into_call();
     let add = |_: &World| {
